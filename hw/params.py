@@ -1,0 +1,228 @@
+"""Fabric parameters: the one description of a fabric that hardware and compiler share."""
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "UnitKind"]
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class ParamsError(ValueError):
+    """Raised for an invalid fabric description; the message quotes the bad value."""
+
+
+class UnitKind:
+    PCU = "pcu"
+    PMU = "pmu"
+
+
+def _is_pow2(n):
+    return isinstance(n, int) and n > 0 and n & (n - 1) == 0
+
+
+@dataclass(frozen=True)
+class FabricParams:
+    """A fabric: a ``rows`` x ``cols`` checkerboard of PCUs and PMUs with switches at the
+    corners of every unit.
+
+    Parameters
+    ----------
+    name : str
+        A label; it does not enter the fabric hash.
+    rows, cols : int
+        Unit grid. Unit ``(r, c)`` is a PCU when ``r + c`` is even, else a PMU.
+    lanes : int
+        SIMD lanes of a PCU, banks of a PMU, words of a vector link (power of two).
+    stages : int
+        Pipeline stages of a PCU.
+    regs : int
+        Pipeline registers per lane and stage.
+    word : int
+        Data word width in bits (only 32 is built).
+    counters : int
+        Counters in every counter chain (PCU, PMU write and read address generators).
+    pcu_vec_in, pcu_scalar_in : int
+        Vector and scalar input FIFOs of a PCU.
+    fifo_depth : int
+        Entries of each unit input FIFO.
+    pmu_depth : int
+        Words per PMU bank (a PMU holds ``lanes * pmu_depth`` words).
+    vector_tracks, scalar_tracks : int
+        Links per direction between neighbouring switches, per network.
+    io_in, io_out : int
+        AXI4-Stream vector ports entering at the west edge and leaving at the east edge.
+    op_groups : tuple of str
+        Functional-unit op groups that are built (``"int"``).
+
+    Raises
+    ------
+    ParamsError
+        For any value out of range; the message quotes it.
+    """
+    name: str = "custom"
+    rows: int = 4
+    cols: int = 4
+    lanes: int = 8
+    stages: int = 4
+    regs: int = 4
+    word: int = 32
+    counters: int = 3
+    pcu_vec_in: int = 3
+    pcu_scalar_in: int = 2
+    fifo_depth: int = 4
+    pmu_depth: int = 256
+    vector_tracks: int = 2
+    scalar_tracks: int = 2
+    io_in: int = 4
+    io_out: int = 4
+    op_groups: tuple = ("int",)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ParamsError(f"name must be a non-empty string, not {self.name!r}")
+        for field, lo, hi in [("rows", 1, 64), ("cols", 1, 64), ("stages", 1, 16),
+                              ("regs", 1, 16), ("counters", 1, 6), ("pcu_vec_in", 1, 4),
+                              ("pcu_scalar_in", 1, 4), ("fifo_depth", 2, 64),
+                              ("pmu_depth", 4, 1 << 20), ("vector_tracks", 1, 8),
+                              ("scalar_tracks", 1, 8), ("io_in", 1, 64), ("io_out", 1, 64)]:
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise ParamsError(f"{field} must be an integer in [{lo}, {hi}], not {value!r}")
+        if not _is_pow2(self.lanes) or self.lanes > 64:
+            raise ParamsError(f"lanes must be a power of two no larger than 64, not {self.lanes!r}")
+        if not _is_pow2(self.pmu_depth):
+            raise ParamsError(f"pmu_depth must be a power of two, not {self.pmu_depth!r}")
+        if self.word != 32:
+            raise ParamsError(f"word must be 32 (the only word width built), not {self.word!r}")
+        if self.rows * self.cols < 2:
+            raise ParamsError(f"a fabric needs at least two units, not {self.rows!r}x{self.cols!r}")
+        if self.io_in > self.rows + 1:
+            raise ParamsError(f"io_in must be at most rows + 1 = {self.rows + 1}, not {self.io_in!r}")
+        if self.io_out > self.rows + 1:
+            raise ParamsError(f"io_out must be at most rows + 1 = {self.rows + 1}, not {self.io_out!r}")
+        groups = tuple(self.op_groups)
+        object.__setattr__(self, "op_groups", groups)
+        if groups != ("int",):
+            raise ParamsError(f"op_groups must be ('int',) (fp32 and bf16 are not built yet), "
+                              f"not {self.op_groups!r}")
+
+    # -- derived ---------------------------------------------------------------------
+
+    def unit_kind(self, r, c):
+        return UnitKind.PCU if (r + c) % 2 == 0 else UnitKind.PMU
+
+    @property
+    def units(self):
+        """``[(unit_id, kind, (r, c))]`` in unit-id order."""
+        return [(r * self.cols + c, self.unit_kind(r, c), (r, c))
+                for r in range(self.rows) for c in range(self.cols)]
+
+    def switch_id(self, i, j):
+        """Record target id of the switch at corner ``(i, j)``."""
+        return self.rows * self.cols + i * (self.cols + 1) + j
+
+    @property
+    def pmu_words(self):
+        return self.lanes * self.pmu_depth
+
+    @property
+    def addr_bits(self):
+        return (self.pmu_words - 1).bit_length()
+
+    def in_port_switch(self, k):
+        """Corner switch ``(i, j)`` that input port ``k`` enters (west edge)."""
+        return ((k * (self.rows + 1)) // self.io_in, 0)
+
+    def out_port_switch(self, k):
+        """Corner switch ``(i, j)`` that output port ``k`` leaves from (east edge)."""
+        return ((k * (self.rows + 1)) // self.io_out, self.cols)
+
+    # -- identity and files ---------------------------------------------------------
+
+    def as_dict(self):
+        d = dataclasses.asdict(self)
+        d["op_groups"] = list(self.op_groups)
+        return d
+
+    def canonical(self):
+        """Canonical text of everything that shapes the hardware (not the name)."""
+        d = self.as_dict()
+        del d["name"]
+        return json.dumps(d, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def hash(self):
+        """Hex SHA-256 of :meth:`canonical`."""
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+    @property
+    def hash32(self):
+        """The 32-bit fabric id that bitstreams carry and the loader checks."""
+        return int(self.hash[:8], 16)
+
+    def to_toml(self):
+        lines = ["# Terrazzo fabric parameters"]
+        for key, value in self.as_dict().items():
+            if isinstance(value, str):
+                lines.append(f'{key} = "{value}"')
+            elif isinstance(value, list):
+                lines.append(f"{key} = [{', '.join(repr(v).replace(chr(39), chr(34)) for v in value)}]")
+            else:
+                lines.append(f"{key} = {value}")
+        return "\n".join(lines) + "\n"
+
+    def save(self, path):
+        Path(path).write_text(self.to_toml())
+
+    @classmethod
+    def from_dict(cls, d, *, source="parameters"):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ParamsError(f"{source}: unknown parameter {unknown[0]!r} "
+                              f"(known: {', '.join(sorted(known))})")
+        d = dict(d)
+        if "op_groups" in d:
+            if not isinstance(d["op_groups"], (list, tuple)):
+                raise ParamsError(f"op_groups must be a list, not {d['op_groups']!r}")
+            d["op_groups"] = tuple(d["op_groups"])
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path):
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ParamsError(f"cannot read fabric file {str(path)!r}: {e.strerror}") from None
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ParamsError(f"{path}: invalid TOML: {e}") from None
+        return cls.from_dict(d, source=str(path))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _preset(name):
+    return FabricParams.load(PRESET_DIR / f"{name}.toml")
+
+
+PRESETS = ("tiny", "small", "plasticine")
+
+
+def load_fabric(spec):
+    """A preset name (``tiny``, ``small``, ``plasticine``) or a path to a TOML file."""
+    if isinstance(spec, FabricParams):
+        return spec
+    if spec in PRESETS:
+        return _preset(spec)
+    if str(spec).endswith(".toml") or Path(str(spec)).exists():
+        return FabricParams.load(spec)
+    raise ParamsError(f"unknown fabric {spec!r}: give one of {', '.join(PRESETS)} or a .toml file")
