@@ -1,0 +1,135 @@
+"""The compiler driver: graph -> passes -> lowering -> place -> route -> bitstream."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.lib import data
+
+from hw.format import RecordKind
+from hw.interconnect import interconnect, switch_layout, NETWORKS
+from hw.layouts import pcu_layout, pmu_layout
+from hw.params import UnitKind
+from .bitstream import Bitstream, Record, encode, words_of
+from .errors import CompileError
+from .lower import lower
+from .manifest import Manifest, PortSpec
+from .passes import pipeline
+from .place import place
+from .route import route
+
+__all__ = ["VERSION", "CompileResult", "compile_graph", "emit_records"]
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class CompileResult:
+    graph: object           # the graph after the passes
+    lowered: object
+    placement: object
+    routing: object
+    bitstream: bytes
+    manifest: Manifest
+
+    @property
+    def report(self):
+        return self.manifest.report
+
+    def report_text(self):
+        r = self.manifest.report
+        lines = [f"graph {self.manifest.graph!r} on fabric {self.manifest.fabric_name!r}"]
+        for kind, (used, total) in r["utilization"].items():
+            lines.append(f"  {kind.upper():4} {used:4} / {total:<4} ({100 * used / total:5.1f} %)")
+        lines.append(f"  stages in use: {r['stages_used']} of {r['stages_available']}")
+        lines.append(f"  nets {r['nets']}, switch links {r['wirelength']}, longest route "
+                     f"{r['longest_route']} links, routing iterations {r['routing_iterations']}")
+        lines.append(f"  placement wirelength {r['placement_wirelength']}")
+        lines.append(f"  ideal cycles {self.manifest.ideal_cycles} "
+                     f"(compute {r['compute_bound']}, I/O {r['io_bound']})")
+        lines.append(f"  bitstream {len(self.bitstream) // 4} words")
+        for k in self.lowered.kernels:
+            lines.append(f"  kernel {k.name}: {k.mode.name.lower()} over "
+                         f"{list(k.domain) or [1]}, {k.iterations} iterations on "
+                         f"{len(k.pcus)} PCU{'s' if len(k.pcus) != 1 else ''}")
+        return "\n".join(lines)
+
+
+def _u32(v):
+    return int(v) & 0xFFFFFFFF
+
+
+def emit_records(p, lowered, placement, routing):
+    """Records configuring every unit and switch (unused ones disabled), then PMU init."""
+    records = []
+    by_site = {}
+    for name, site in placement.items():
+        kind = placement.kinds[name]
+        if kind in ("pcu", "pmu"):
+            by_site[site] = name
+    for uid, kind, _ in p.units:
+        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
+        name = by_site.get(uid)
+        if name is None:
+            bits = 0
+        else:
+            plan = lowered.pcus[name] if kind == UnitKind.PCU else lowered.pmus[name]
+            try:
+                bits = layout.const(plan.config).as_bits()
+            except (TypeError, ValueError) as e:
+                raise CompileError(f"configuration does not fit the fabric: {e}",
+                                   node=name) from None
+        records.append(Record(RecordKind.UNIT, uid, words_of(bits, layout)))
+    ic = interconnect(p)
+    for pos, spec in sorted(ic.switches.items(), key=lambda kv: kv[1].id):
+        cfg = routing.switch_config(pos)
+        value = {net: {out: {"en": 1, "sel": sel} for out, sel in cfg[net].items()}
+                 for net in NETWORKS}
+        layout = switch_layout(p, pos)
+        records.append(Record(RecordKind.SWITCH, spec.id,
+                              words_of(layout.const(value).as_bits(), layout)))
+    for name, plan in lowered.pmus.items():
+        if plan.init:
+            records.append(Record(RecordKind.PMU_INIT, placement[name],
+                                  (0,) + tuple(_u32(v) for v in plan.init)))
+    return tuple(records)
+
+
+def compile_graph(graph, p, *, seed=0, effort=1.0):
+    """Compile ``graph`` for fabric ``p``. Raises :class:`CompileError` on any failure."""
+    g = pipeline(graph)
+    lowered = lower(g, p)
+    lowered.netlist.validate(p)
+    placement = place(lowered.netlist, p, seed=seed, effort=effort)
+    routing = route(lowered.netlist, placement, p)
+    routing.check(lowered.netlist, placement)
+    records = emit_records(p, lowered, placement, routing)
+    bitstream = encode(Bitstream(p.hash32, records))
+
+    lanes = p.lanes
+    inputs = tuple(PortSpec.make(name, placement[v], shape, "rows", lanes)
+                   for name, shape, v in lowered.inputs)
+    outputs = tuple(PortSpec.make(name, placement[v], shape, order, lanes)
+                    for name, shape, order, v in lowered.outputs)
+    compute = max((k.iterations for k in lowered.kernels), default=0)
+    io = max([s.vectors for s in inputs + outputs] or [0])
+    n_pcu = sum(1 for _, k, _ in p.units if k == UnitKind.PCU)
+    n_pmu = len(p.units) - n_pcu
+    longest = max((r.wirelength for r in routing.routes.values()), default=0)
+    report = {
+        "utilization": {"pcu": [len(lowered.pcus), n_pcu], "pmu": [len(lowered.pmus), n_pmu],
+                        "in": [len(inputs), p.io_in], "out": [len(outputs), p.io_out]},
+        "stages_used": sum(pl.stages_used for pl in lowered.pcus.values()),
+        "stages_available": len(lowered.pcus) * p.stages,
+        "nets": len(lowered.netlist.nets),
+        "wirelength": routing.wirelength,
+        "longest_route": longest,
+        "routing_iterations": routing.iterations,
+        "placement_wirelength": placement.wirelength,
+        "compute_bound": compute,
+        "io_bound": io,
+        "kernels": [{"name": k.name, "mode": k.mode.name.lower(), "iterations": k.iterations,
+                     "pcus": list(k.pcus)} for k in lowered.kernels],
+    }
+    manifest = Manifest(graph.name, p.name, p.hash, p.hash32, lanes, VERSION, inputs,
+                        outputs, max(compute, io), report)
+    return CompileResult(g, lowered, placement, routing, bitstream, manifest)
