@@ -27,7 +27,7 @@ class ConfigStore(wiring.Component):
         super().__init__({
             "clear":  In(1),
             "we":     In(1),
-            "kind":   In(RecordKind),
+            "kind":   In(8),
             "target": In(16),
             "index":  In(16),
             "data":   In(WORD),
@@ -38,7 +38,7 @@ class ConfigStore(wiring.Component):
         m = Module()
         raw = Signal(self._words * WORD)
         m.d.comb += self.value.eq(raw)
-        hit = self.we & (self.kind == self._kind) & (self.target == self._target)
+        hit = self.we & (self.kind == self._kind.value) & (self.target == self._target)
         with m.If(self.clear):
             m.d.sync += raw.eq(0)
         with m.Elif(hit):
@@ -97,7 +97,7 @@ class Fabric(wiring.Component):
         def store(name, layout, kind, target):
             s = ConfigStore(layout, kind, target)
             m.submodules[f"cfg_{name}"] = s
-            m.d.comb += [s.clear.eq(clear), s.we.eq(loader.we), s.kind.eq(loader.kind),
+            m.d.comb += [s.clear.eq(clear), s.we.eq(loader.we), s.kind.eq(loader.kind.as_value()),
                          s.target.eq(loader.target), s.index.eq(loader.index),
                          s.data.eq(loader.data)]
             return s.value
@@ -119,7 +119,7 @@ class Fabric(wiring.Component):
                 unit = PMU(p)
                 cfg = store(f"u{uid}", pmu_layout(p), RecordKind.UNIT, uid)
                 m.d.comb += [
-                    unit.init_we.eq(loader.we & (loader.kind == RecordKind.PMU_INIT) &
+                    unit.init_we.eq(loader.we & (loader.kind.as_value() == RecordKind.PMU_INIT.value) &
                                     (loader.target == uid)),
                     unit.init_addr.eq(loader.addr),
                     unit.init_data.eq(loader.data),

@@ -18,7 +18,7 @@ __all__ = ["FabricSummary", "summarize", "generate_verilog"]
 @dataclass(frozen=True)
 class FabricSummary:
     """What a fabric holds. ``flip_flops`` and ``memory_bits`` are counted from the
-    elaborated netlist (``$dff``-type cells and ``$mem`` cells); they are ``None`` when
+    elaborated netlist (``$dff``-type cells and ``memory`` declarations); they are ``None`` when
     only the parameters were summarized."""
     name: str
     hash: str
@@ -52,14 +52,11 @@ def summarize(p, netlist_text=None):
         words += 2 + config_words(switch_layout(p, pos))
     ffs = mem = None
     if netlist_text is not None:
-        ffs = mem = 0
-        for cell in re.finditer(r"cell \$(\w+) \S+\n(.*?)\n  end", netlist_text, re.S):
-            kind, body = cell.group(1), cell.group(2)
-            params = dict(re.findall(r"parameter \\(\w+) (\S+)", body))
-            if "dff" in kind:
-                ffs += int(params["WIDTH"])
-            elif kind.startswith("mem"):
-                mem += int(params["WIDTH"]) * int(params["SIZE"])
+        ffs = 0
+        for cell in re.finditer(r"cell \$(\w*dff\w*) \S+\n(.*?)\n  end", netlist_text, re.S):
+            ffs += int(re.search(r"parameter \\WIDTH (\d+)", cell.group(2)).group(1))
+        mem = sum(int(w) * int(s) for w, s in
+                  re.findall(r"memory width (\d+) size (\d+)", netlist_text))
     return FabricSummary(
         name=p.name, hash=p.hash,
         units={"pcu": units[UnitKind.PCU], "pmu": units[UnitKind.PMU],
