@@ -17,12 +17,13 @@ import numpy as np
 from hw.layouts import Src, AccMode, OutSrc, Access
 from hw.ops import Op, ReduceOp, OP_TABLE
 from .errors import CompileError
-from .ir import (Input, Const, View, Map, Reduce, Fold, Scan, Arg, Imm, Call,
+from .ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call,
                  contiguous_strides, expr_text)
 from .netlist import VUnit, Net, Netlist
 
 __all__ = ["Stream", "Operand", "Kernel", "PcuPlan", "PmuPlan", "Lowered", "lower"]
 
+_KIND_MARK = {"vector": "", "scalar": "(s)", "counter": "(ctr)"}
 _REDUCE_TO_OP = {ReduceOp.ADD: Op.ADD, ReduceOp.MIN: Op.MIN, ReduceOp.MAX: Op.MAX}
 
 
@@ -130,7 +131,7 @@ class Kernel:
 
     def to_text(self):
         loops = " ".join(f"d{l.dim}:{l.extent}{'v' if l.vector else ''}" for l in self.loops)
-        ops = ", ".join(f"${i}={o.tensor}{'' if o.kind == 'vector' else '(s)'}"
+        ops = ", ".join(f"${i}={o.tensor}{_KIND_MARK[o.kind]}"
                         f"@{o.offset}{list(o.strides)}/L{o.level}"
                         for i, o in enumerate(self.operands))
         red = "" if self.mode == AccMode.NONE else f" {self.mode.name.lower()}-{self.op.name.lower()}"
@@ -290,7 +291,7 @@ class _Lowerer:
                 self.inputs.append((name, tuple(node.shape), v))
                 self.streams[name] = [Stream(name, tuple(node.shape), "rows", (v, "data"))]
                 in_port += 1
-            elif isinstance(node, (Const, View)):
+            elif isinstance(node, (Const, Iota, View)):
                 continue
             elif isinstance(node, Map):
                 fused = (name not in out_refs and len(users[name]) == 1 and
@@ -397,6 +398,9 @@ class _Lowerer:
         kernel.lanes = self.lanes
         vloop = next(lp for lp in loops if lp.vector)
         for o in operands:
+            if isinstance(self.g.nodes.get(o.tensor), Iota):
+                self.counter_operand(o, loops, dom, name)
+                continue
             sv = o.strides[vloop.dim]
             if sv == 1 or (sv != 0 and vloop.extent == 1):
                 o.kind = "vector"
@@ -423,6 +427,27 @@ class _Lowerer:
         self.place_pcus(kernel)
         return kernel
 
+    def counter_operand(self, o, loops, dom, node):
+        """An Iota read so that its value is the index of one domain dimension: the
+        PCU reads that loop's counter (``o.level`` holds the counter index)."""
+        iota = self.g.nodes[o.tensor]
+        shape = tuple(iota.shape)
+        cs = contiguous_strides(shape)[iota.axis]
+        hi = cs * shape[iota.axis]
+        dims = [d for d, s in enumerate(o.strides) if s == cs and dom[d] <= shape[iota.axis]]
+        ok = o.offset == 0 and len(dims) == 1 and all(
+            d == dims[0] or s % hi == 0 or (dom[d] - 1) * abs(s) < cs
+            for d, s in enumerate(o.strides))
+        if not ok:
+            raise CompileError(f"iota {o.tensor!r} is read in a way no loop counter "
+                               f"produces (offset {o.offset}, strides {list(o.strides)})",
+                               node=node)
+        k = next(k for k, lp in enumerate(loops) if lp.dim == dims[0])
+        if loops[k].vector and k != 0:
+            raise CompileError(f"iota {o.tensor!r} runs along the vector axis of a per-lane "
+                               f"reduction, which no counter provides", node=node)
+        o.kind, o.level = "counter", k
+
     def materialize(self, o, dom, node):
         """Copy the elements a constant view reads into a new, compact constant."""
         base = self.g.nodes[o.tensor]
@@ -447,7 +472,7 @@ class _Lowerer:
         lanes = self.lanes
         direct = {}
         for i, o in enumerate(kernel.operands):
-            if isinstance(self.g.nodes.get(o.tensor), Const):
+            if isinstance(self.g.nodes.get(o.tensor), (Const, Iota)):
                 continue
             streams = self.streams.get(o.tensor)
             if streams is None:
@@ -463,11 +488,14 @@ class _Lowerer:
                     break
         # a stream that also fills a PMU of this kernel must not feed it directly: the
         # PMU waits for the whole tensor while the direct input would stall the fork
-        buffered = {o.tensor for i, o in enumerate(kernel.operands) if i not in direct}
+        buffered = {o.tensor for i, o in enumerate(kernel.operands)
+                    if i not in direct and o.kind != "counter"}
         for i in list(direct):
             if kernel.operands[i].tensor in buffered:
                 del direct[i]
         for i, o in enumerate(kernel.operands):
+            if o.kind == "counter":
+                continue
             if i in direct:
                 o.source = direct[i].source
             else:
@@ -730,7 +758,7 @@ def _needs(steps, start, end, kernel, carry):
     vins, sins = set(), set()
     for s in steps[start:end]:
         for a in s.args:
-            if a[0] == "arg":
+            if a[0] == "arg" and kernel.operands[a[1]].kind != "counter":
                 (vins if kernel.operands[a[1]].kind == "vector" else sins).add(a[1])
             elif a[0] == "val" and a[1] < start:
                 vins.add("carry")
@@ -753,7 +781,7 @@ def _build_part(steps, start, end, kernel, p, carry, result_step):
     vins, sins = [], []
     for s in steps[start:end]:
         for a in s.args:
-            if a[0] == "arg":
+            if a[0] == "arg" and kernel.operands[a[1]].kind != "counter":
                 o = kernel.operands[a[1]]
                 lst = vins if o.kind == "vector" else sins
                 if a[1] not in lst:
@@ -781,7 +809,9 @@ def _build_part(steps, start, end, kernel, p, carry, result_step):
                 srcs.append(_src(Src.VIN, vins.index("carry")))
             elif a[0] == "arg":
                 o = kernel.operands[a[1]]
-                if o.kind == "vector":
+                if o.kind == "counter":
+                    srcs.append(_src(Src.CTR, o.level))
+                elif o.kind == "vector":
                     srcs.append(_src(Src.VIN, vins.index(a[1])))
                 else:
                     srcs.append(_src(Src.SIN, sins.index(a[1])))
