@@ -13,6 +13,7 @@ from .bitstream import Bitstream, Record, encode, words_of
 from .errors import CompileError
 from .lower import lower
 from .manifest import Manifest, PortSpec
+from .jsonio import graph_to_json
 from .passes import pipeline
 from .place import place
 from .route import route
@@ -131,5 +132,5 @@ def compile_graph(graph, p, *, seed=0, effort=1.0):
                      "pcus": list(k.pcus)} for k in lowered.kernels],
     }
     manifest = Manifest(graph.name, p.name, p.hash, p.hash32, lanes, VERSION, inputs,
-                        outputs, max(compute, io), report)
+                        outputs, max(compute, io), report, graph_to_json(graph))
     return CompileResult(g, lowered, placement, routing, bitstream, manifest)

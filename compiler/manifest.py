@@ -102,6 +102,7 @@ class Manifest:
     outputs: tuple      # of PortSpec
     ideal_cycles: int
     report: dict = field(default_factory=dict, compare=False)
+    source: dict = field(default_factory=dict, compare=False)  # the graph, JSON format
 
     def to_json(self):
         d = {
@@ -114,6 +115,7 @@ class Manifest:
             "outputs": [_port_json(s) for s in self.outputs],
             "ideal_cycles": self.ideal_cycles,
             "report": self.report,
+            "source": self.source,
         }
         return json.dumps(d, indent=2, sort_keys=False) + "\n"
 
@@ -138,7 +140,8 @@ class Manifest:
                 compiler_version=d["compiler_version"],
                 inputs=tuple(_port_from(s) for s in d["inputs"]),
                 outputs=tuple(_port_from(s) for s in d["outputs"]),
-                ideal_cycles=d["ideal_cycles"], report=d.get("report", {}))
+                ideal_cycles=d["ideal_cycles"], report=d.get("report", {}),
+                source=d.get("source", {}))
         except (KeyError, TypeError, AttributeError) as e:
             raise ManifestError(f"{source}: malformed manifest ({type(e).__name__}: {e})") \
                 from None
