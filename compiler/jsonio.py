@@ -263,6 +263,7 @@ def expr_from_json(value, ptr="", depth=0):
 
 _KEYS = {
     "input": {"shape", "dtype"},
+    "iota": {"shape", "axis"},
     "const": {"shape", "dtype", "values"},
     "view": {"input", "shape", "offset", "strides"},
     "map": {"inputs", "expr"},

@@ -1,0 +1,157 @@
+"""Cross-lane reduction and the PCU accumulator stage."""
+
+from amaranth.hdl import Module, Signal, Mux, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import AccMode, WORD
+from .ops import ReduceOp, INT32_MAX, INT32_MIN
+
+__all__ = ["ScanNetwork", "Accumulator", "combine", "identity"]
+
+
+def combine(m, op, x, y, *, name=None):
+    """A signal equal to ``op(x, y)`` for a :class:`ReduceOp` signal ``op``.
+
+    Opcodes that :class:`ReduceOp` does not name add.
+    """
+    z = Signal(signed(WORD), name=name)
+    with m.Switch(op):
+        with m.Case(ReduceOp.MIN):
+            m.d.comb += z.eq(Mux(x < y, x, y))
+        with m.Case(ReduceOp.MAX):
+            m.d.comb += z.eq(Mux(x < y, y, x))
+        with m.Default():
+            m.d.comb += z.eq(x + y)
+    return z
+
+
+def identity(op):
+    """The identity element of a :class:`ReduceOp` signal ``op``, as an expression."""
+    return Mux(op == ReduceOp.MIN, INT32_MAX, Mux(op == ReduceOp.MAX, INT32_MIN, 0))
+
+
+class ScanNetwork(wiring.Component):
+    """Inclusive prefix ``y[i] = x[0] op x[1] op .. op x[i]`` across the lanes.
+
+    A Sklansky network: ``log2(lanes)`` levels; at the level of span ``s`` every lane in
+    the upper half of a block of ``2s`` lanes combines the last lane of the lower half
+    (lower lanes always on the left). Its last lane is therefore the balanced tree
+    ``((x0 op x1) op (x2 op x3)) op ...``.
+
+    Parameters
+    ----------
+    lanes : int
+        Power of two.
+
+    Ports
+    -----
+    op : In(ReduceOp)
+    x : In(ArrayLayout(signed(32), lanes))
+    y : Out(ArrayLayout(signed(32), lanes))
+    """
+
+    def __init__(self, lanes):
+        if not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
+            raise ValueError(f"lanes must be a power of two, not {lanes!r}")
+        self._lanes = lanes
+        vector = data.ArrayLayout(signed(WORD), lanes)
+        super().__init__({"op": In(ReduceOp), "x": In(vector), "y": Out(vector)})
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes = [self.x[i] for i in range(self._lanes)]
+        span = 1
+        while span < self._lanes:
+            upper = [i for i in range(self._lanes) if (i // span) % 2]
+            lanes = [combine(m, self.op, lanes[(i // span) * span - 1], lanes[i],
+                             name=f"scan{span}_{i}") if i in upper else lanes[i]
+                     for i in range(self._lanes)]
+            span *= 2
+        m.d.comb += [self.y[i].eq(lanes[i]) for i in range(self._lanes)]
+        return m
+
+
+class Accumulator(wiring.Component):
+    """The accumulator stage after the last pipeline stage (``docs/hardware.md``, PCU).
+
+    The register ``acc`` holds, per mode: ``LANE`` the per-lane accumulators; ``TREE``
+    and ``SCAN`` ``[acc0, 0, ..., 0]``; ``NONE`` is left alone. ``clear`` zeroes it.
+
+    When ``valid``, with ``e`` the identity of ``op`` and ``r`` the input vector:
+
+    * ``LANE``: ``acc[i] = op(e if fresh else acc[i], r[i])``;
+    * ``TREE``: ``acc0 = op(e if fresh else acc0, tree(r))``, masked lanes giving ``e``;
+    * ``SCAN``: ``out[i] = op(e if fresh else acc0, r[0] .. r[i])``, masked lanes giving
+      ``e``; ``acc0 = out[lanes-1]``.
+
+    ``result`` is what the ACC output source pushes for this input: the new ``acc``
+    (``LANE``, ``TREE``, ``NONE``) or ``out`` (``SCAN``). ``TREE`` and ``SCAN`` share the
+    one :class:`ScanNetwork` (a tree is the last lane of a scan).
+
+    Parameters
+    ----------
+    lanes : int
+
+    Ports
+    -----
+    mode : In(AccMode)
+    op : In(ReduceOp)
+    clear : In(1)
+        Zero ``acc`` (wins over ``valid``).
+    valid, fresh : In(1)
+    mask : In(lanes)
+    r : In(ArrayLayout(signed(32), lanes))
+    acc : Out(ArrayLayout(signed(32), lanes))
+        The register.
+    result : Out(ArrayLayout(signed(32), lanes))
+        Combinational, from this cycle's input.
+    """
+
+    def __init__(self, lanes):
+        self._lanes = lanes
+        vector = data.ArrayLayout(signed(WORD), lanes)
+        super().__init__({
+            "mode":   In(AccMode),
+            "op":     In(ReduceOp),
+            "clear":  In(1),
+            "valid":  In(1),
+            "fresh":  In(1),
+            "mask":   In(lanes),
+            "r":      In(vector),
+            "acc":    Out(vector),
+            "result": Out(vector),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self._lanes
+        m.submodules.scan = scan = ScanNetwork(n)
+        e = Signal(signed(WORD))
+        m.d.comb += [e.eq(identity(self.op)), scan.op.eq(self.op)]
+        m.d.comb += [scan.x[i].eq(Mux(self.mask[i], self.r[i], e)) for i in range(n)]
+
+        lane = self.mode == AccMode.LANE
+        out = []
+        for i in range(n):
+            x = Mux(self.fresh, e, Mux(lane, self.acc[i], self.acc[0]))
+            out.append(combine(m, self.op, x, Mux(lane, self.r[i], scan.y[i]), name=f"out{i}"))
+
+        new = Signal(data.ArrayLayout(signed(WORD), n))
+        with m.Switch(self.mode):
+            with m.Case(AccMode.LANE):
+                m.d.comb += [new[i].eq(out[i]) for i in range(n)]
+            with m.Case(AccMode.TREE, AccMode.SCAN):
+                m.d.comb += new[0].eq(out[-1])
+            with m.Default():
+                m.d.comb += new.eq(self.acc)
+        with m.If(self.mode == AccMode.SCAN):
+            m.d.comb += [self.result[i].eq(out[i]) for i in range(n)]
+        with m.Else():
+            m.d.comb += self.result.eq(new)
+
+        with m.If(self.clear):
+            m.d.sync += self.acc.eq(0)
+        with m.Elif(self.valid):
+            m.d.sync += self.acc.eq(new)
+        return m
