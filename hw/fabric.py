@@ -1,6 +1,6 @@
 """The fabric top: units, switches, config loader, edge ports and status."""
 
-from amaranth.hdl import Module, Signal, Cat, unsigned
+from amaranth.hdl import Module, Signal, Cat, ClockSignal, ResetSignal, Instance, ValueCastable
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,7 +13,19 @@ from .pcu import PCU
 from .pmu import PMU
 from .switch import Switch
 
-__all__ = ["Fabric", "ConfigStore"]
+__all__ = ["Fabric", "ConfigStore", "switch_structure"]
+
+
+def switch_structure(p, pos):
+    """What makes two switches the same hardware: per network, the number of inputs and
+    each output's source indices. Names differ between switches; bits do not."""
+    spec = interconnect(p).switches[pos]
+    key = []
+    for net in NETWORKS:
+        index = {name: k for k, name in enumerate(spec.inputs[net])}
+        key.append((len(spec.inputs[net]),
+                    tuple(tuple(index[s] for s in out.sources) for out in spec.outputs[net])))
+    return tuple(key)
 
 
 class ConfigStore(wiring.Component):
@@ -60,8 +72,12 @@ class Fabric(wiring.Component):
     start to done).
     """
 
-    def __init__(self, p):
+    def __init__(self, p, *, shared=True):
         self.params = p
+        self.shared = shared
+        #: module name -> function building the component, for the modules the fabric
+        #: instantiates (filled by ``elaborate`` when ``shared``)
+        self.modules = {}
         vec = p.lanes * WORD
         ports = {
             "cfg_tdata": In(WORD), "cfg_tvalid": In(1), "cfg_tready": Out(1), "cfg_tlast": In(1),
@@ -75,6 +91,41 @@ class Fabric(wiring.Component):
             ports.update({f"out{k}_tdata": Out(vec), f"out{k}_tvalid": Out(1),
                           f"out{k}_tready": In(1), f"out{k}_tlast": Out(1)})
         super().__init__(ports)
+
+    def _unit(self, m, name, module, build, *, holder=None, rename=None):
+        """A unit: elaborated inline, or (``shared``) an instance of ``module``, which
+        ``generate_verilog`` elaborates once. Returns the object whose ports the fabric
+        connects (the component itself, or a stand-in holding the instance's ports)."""
+        if not self.shared:
+            unit = build()
+            m.submodules[name] = unit
+            return unit
+        holder = build() if holder is None else holder
+        holder._MustUse__silence = True      # a stand-in for its ports, never elaborated
+        self.modules.setdefault(module, build)
+        ports = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+        for path, member, value in holder.signature.flatten(holder):
+            port = "__".join(map(str, path))
+            if rename is not None:
+                port = rename.get(path[0], path[0]) + port[len(path[0]):]
+            if isinstance(value, ValueCastable):
+                value = value.as_value()
+            ports[("i_" if member.flow == In else "o_") + port] = value
+        m.submodules[name] = Instance(module, **ports)
+        return holder
+
+    @staticmethod
+    def _switch_names(p, first, pos):
+        """Port names of switch ``pos`` -> the same-index port names of ``first``."""
+        ic = interconnect(p)
+        a, b = ic.switches[pos], ic.switches[first]
+        names = {}
+        for net in NETWORKS:
+            for x, y in zip(a.inputs[net], b.inputs[net]):
+                names[f"i_{net}_{x}"] = f"i_{net}_{y}"
+            for x, y in zip(a.outputs[net], b.outputs[net]):
+                names[f"o_{net}_{x.name}"] = f"o_{net}_{y.name}"
+        return names
 
     def elaborate(self, platform):
         p = self.params
@@ -113,10 +164,10 @@ class Fabric(wiring.Component):
         all_done = []
         for uid, kind, (r, c) in p.units:
             if kind == UnitKind.PCU:
-                unit = PCU(p)
+                unit = self._unit(m, f"{kind}{uid}", "terrazzo_pcu", lambda: PCU(p))
                 cfg = store(f"u{uid}", pcu_layout(p), RecordKind.UNIT, uid)
             else:
-                unit = PMU(p)
+                unit = self._unit(m, f"{kind}{uid}", "terrazzo_pmu", lambda: PMU(p))
                 cfg = store(f"u{uid}", pmu_layout(p), RecordKind.UNIT, uid)
                 m.d.comb += [
                     unit.init_we.eq(loader.we & (loader.kind.as_value() == RecordKind.PMU_INIT.value) &
@@ -124,14 +175,18 @@ class Fabric(wiring.Component):
                     unit.init_addr.eq(loader.addr),
                     unit.init_data.eq(loader.data),
                 ]
-            m.submodules[f"{kind}{uid}"] = units[uid] = unit
+            units[uid] = unit
             m.d.comb += [unit.cfg.eq(cfg), unit.start.eq(start_pulse), unit.run.eq(self.running)]
             all_done.append(unit.done)
 
         switches = {}
+        kinds = {}
         for pos, spec in ic.switches.items():
-            sw = Switch(p, pos)
-            m.submodules[f"sw{pos[0]}_{pos[1]}"] = switches[pos] = sw
+            first = kinds.setdefault(switch_structure(p, pos), pos)
+            module = f"terrazzo_switch_{first[0]}_{first[1]}"
+            switches[pos] = sw = self._unit(
+                m, f"sw{pos[0]}_{pos[1]}", module, lambda pos=first: Switch(p, pos),
+                holder=Switch(p, pos), rename=self._switch_names(p, first, pos))
             m.d.comb += sw.cfg.eq(store(f"sw{pos[0]}_{pos[1]}", switch_layout(p, pos),
                                         RecordKind.SWITCH, spec.id))
 

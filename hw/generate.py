@@ -40,7 +40,15 @@ class FabricSummary:
         return "\n".join(lines)
 
 
-def summarize(p, netlist_text=None):
+def _netlist_counts(text):
+    ffs = 0
+    for cell in re.finditer(r"cell \$(\w*dff\w*) \S+\n(.*?)\n  end", text, re.S):
+        ffs += int(re.search(r"parameter \\WIDTH (\d+)", cell.group(2)).group(1))
+    mem = sum(int(w) * int(s) for w, s in re.findall(r"memory width (\d+) size (\d+)", text))
+    return ffs, mem
+
+
+def summarize(p, counts=None):
     ic = interconnect(p)
     units = Counter(kind for _, kind, _ in p.units)
     switch_bits = [switch_layout(p, pos).size for pos in ic.switches]
@@ -50,13 +58,7 @@ def summarize(p, netlist_text=None):
         words += 2 + config_words(layout)
     for pos in ic.switches:
         words += 2 + config_words(switch_layout(p, pos))
-    ffs = mem = None
-    if netlist_text is not None:
-        ffs = 0
-        for cell in re.finditer(r"cell \$(\w*dff\w*) \S+\n(.*?)\n  end", netlist_text, re.S):
-            ffs += int(re.search(r"parameter \\WIDTH (\d+)", cell.group(2)).group(1))
-        mem = sum(int(w) * int(s) for w, s in
-                  re.findall(r"memory width (\d+) size (\d+)", netlist_text))
+    ffs, mem = counts if counts is not None else (None, None)
     return FabricSummary(
         name=p.name, hash=p.hash,
         units={"pcu": units[UnitKind.PCU], "pmu": units[UnitKind.PMU],
@@ -66,9 +68,23 @@ def summarize(p, netlist_text=None):
         bitstream_words=words, flip_flops=ffs, memory_bits=mem)
 
 
-def generate_verilog(p, *, name="terrazzo_fabric"):
-    """Elaborate the fabric of ``p``; returns ``(verilog_text, FabricSummary)``."""
+def generate_verilog(p, *, name="terrazzo_fabric", progress=None):
+    """Elaborate the fabric of ``p``; returns ``(verilog_text, FabricSummary)``.
+
+    Each distinct unit (PCU, PMU, each shape of switch) is elaborated once as a Verilog
+    module of its own and instantiated wherever it occurs. ``progress``, if given, is
+    called with a line of text as each module is done."""
     top = Fabric(p)
-    text = rtlil.convert(top, name=name, emit_src=False)
-    summary = summarize(p, text)
-    return verilog._convert_rtlil_text(text, strip_internal_attrs=True), summary
+    texts = [rtlil.convert(top, name=name, emit_src=False)]
+    ffs, mem = _netlist_counts(texts[0])
+    uses = Counter(cell for cell in re.findall(r"cell \\(terrazzo_\w+) ", texts[0]))
+    for module, build in top.modules.items():
+        text = rtlil.convert(build(), name=module, emit_src=False)
+        texts.append(text.replace("attribute \\top 1\n", ""))
+        m_ffs, m_mem = _netlist_counts(text)
+        ffs += m_ffs * uses[module]
+        mem += m_mem * uses[module]
+        if progress is not None:
+            progress(f"  {module}: {uses[module]} instance{'s' if uses[module] != 1 else ''}")
+    summary = summarize(p, (ffs, mem))
+    return verilog._convert_rtlil_text("\n".join(texts), strip_internal_attrs=True), summary
