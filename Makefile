@@ -12,6 +12,7 @@ RUN     = env PATH="$(VBIN):$$PATH"
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	command -v iverilog >/dev/null || { apt-get update -q && apt-get install -y -q iverilog; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
