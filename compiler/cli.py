@@ -163,6 +163,85 @@ def cmd_asm(args):
     return 0
 
 
+def _load_program(path, manifest_path=None):
+    from .manifest import Manifest, ManifestError
+    blob = _read(path)
+    mpath = Path(manifest_path) if manifest_path else Path(path).with_suffix(".json")
+    if not mpath.exists():
+        raise CliError(f"manifest {str(mpath)!r} not found (terrazzo compile writes it beside "
+                       f"the bitstream; or give --manifest)")
+    try:
+        manifest = Manifest.from_json(mpath.read_text(), source=str(mpath))
+    except ManifestError as e:
+        raise CliError(str(e)) from None
+    return blob, manifest
+
+
+def _load_inputs(path):
+    import numpy as np
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise CliError(f"no such inputs file: {str(path)!r}") from None
+    except (OSError, ValueError) as e:
+        raise CliError(f"cannot read inputs {str(path)!r} as .npz: {e}") from None
+
+
+def cmd_run(args):
+    import io
+    import numpy as np
+    from sim.execute import RunError, compare, golden_outputs, run_program
+    from sim.runner import SimulationError
+    blob, manifest = _load_program(args.bitstream, args.manifest)
+    tensors = _load_inputs(args.inputs) if args.inputs else {}
+    out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
+    if out.suffix != ".npz":
+        raise CliError(f"output file must end in .npz, not {str(out)!r}")
+    for name, value in (("--backpressure", args.backpressure), ("--idle", args.idle)):
+        if not 0.0 <= value < 1.0:
+            raise CliError(f"{name} must be in [0, 1), not {value!r}")
+    print(f"simulating {args.bitstream} ({manifest.graph}, fabric {manifest.fabric_name}) "
+          f"on {args.sim}; the first run on a fabric builds its model, which takes a "
+          f"minute or two...", file=sys.stderr, flush=True)
+    try:
+        run = run_program(blob, manifest, tensors, fabric=args.fabric, sim=args.sim,
+                          idle=args.idle, backpressure=args.backpressure, seed=args.seed,
+                          wave=args.wave, build_root=args.build_dir)
+    except RunError as e:
+        raise CliError(str(e)) from None
+    except SimulationError as e:
+        raise CliError(f"simulation failed: {e}") from None
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    buf = io.BytesIO()
+    np.savez(buf, **run.outputs)
+    atomic_write(out, buf.getvalue())
+    print(f"cycles {run.cycles}, ideal {run.ideal_cycles}, utilization "
+          f"{100 * run.utilization:.1f} %, simulated at {run.sim_cycles_per_second:,.0f} "
+          f"cycles/s")
+    print(f"wrote {out}" + (f" and {args.wave}" if args.wave else ""))
+    if args.check:
+        try:
+            want = golden_outputs(manifest, tensors)
+        except RunError as e:
+            raise CliError(str(e)) from None
+        bad = compare(want, run.outputs)
+        if bad:
+            for m in bad:
+                print(f"MISMATCH {m}", file=sys.stderr)
+            return 2
+        print(f"check: all {len(want)} output{'s' if len(want) != 1 else ''} equal the "
+              f"golden model")
+    return 0
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+    return run_demo(sim=args.sim, fabric=args.fabric, build_root=args.build_dir,
+                    kernels=args.kernels)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="terrazzo",
@@ -194,6 +273,31 @@ def build_parser():
     a.add_argument("-o", "--output", required=True)
     a.add_argument("--fabric", help="fabric preset or .toml (default: found from the hash)")
     a.set_defaults(func=cmd_asm)
+
+    r = sub.add_parser("run", help="simulate a bitstream on inputs (and --check it)")
+    r.add_argument("bitstream", help="OUT.tzb (its manifest OUT.json beside it)")
+    r.add_argument("--inputs", help=".npz with one array per input tensor")
+    r.add_argument("--manifest", help="manifest (default: the bitstream's .json)")
+    r.add_argument("-o", "--output", help="outputs .npz (default: OUT.out.npz)")
+    r.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    r.add_argument("--fabric", help="fabric preset or .toml (default: from the hash)")
+    r.add_argument("--wave", help="record waves to this .fst or .vcd file")
+    r.add_argument("--backpressure", type=float, default=0.0,
+                   help="probability an output is not ready in a cycle (default 0)")
+    r.add_argument("--idle", type=float, default=0.0,
+                   help="probability an input idles in a cycle (default 0)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the idle/backpressure pattern")
+    r.add_argument("--check", action="store_true",
+                   help="compare with the golden model; exit 2 on any mismatch")
+    r.add_argument("--build-dir", default="build", help="simulator build cache (default build)")
+    r.set_defaults(func=cmd_run)
+
+    m = sub.add_parser("demo", help="compile kernels, simulate them and check them")
+    m.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    m.add_argument("--fabric", default="small")
+    m.add_argument("--build-dir", default="build")
+    m.add_argument("kernels", nargs="*", help="kernels to run (default: the whole suite)")
+    m.set_defaults(func=cmd_demo)
     return parser
 
 

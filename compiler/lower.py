@@ -334,6 +334,11 @@ class _Lowerer:
             v = self.vunit(f"out:{out}", "out")
             self.connect(stream.source, (v, "data"), "vector", f"net.{stream.tensor}")
             self.outputs.append((out, tuple(self.types[ref].shape), stream.order, v))
+        # an output nobody reads would fill its FIFO and keep the unit from finishing
+        for name, plan in self.pcus.items():
+            for port in ("vout", "sout"):
+                if (name, port) not in self.nets:
+                    plan.config[port] = dict(plan.config[port], enable=0)
         nets = tuple(Net(name, net, src, tuple(sinks))
                      for src, (net, sinks, name) in self.nets.items())
         return Lowered(Netlist(tuple(self.vunits), nets), self.pcus, self.pmus,

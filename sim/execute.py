@@ -1,0 +1,131 @@
+"""Run a compiled program on the simulated fabric and check it against the golden model.
+
+This ties the pieces together: the manifest says which tensor travels on which edge
+port and in what element order; :class:`sim.runner.Runner` simulates the fabric's
+Verilog; :func:`sim.golden.run_graph` computes what the outputs must be from the graph
+the manifest carries.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.disasm import find_fabric
+from compiler.errors import CompileError
+from compiler.jsonio import graph_from_json
+from compiler.manifest import Manifest, ManifestError, pack, unpack
+from .golden import run_graph
+from .runner import Runner
+
+__all__ = ["ProgramRun", "Mismatch", "RunError", "fabric_of", "run_program", "golden_outputs",
+           "compare"]
+
+
+class RunError(Exception):
+    """A user-facing reason a program cannot run (wrong fabric, bad inputs)."""
+
+
+@dataclass
+class ProgramRun:
+    outputs: dict           # output name -> tensor
+    cycles: int
+    ideal_cycles: int
+    sim_cycles_per_second: float
+    result: object = field(repr=False, default=None)
+
+    @property
+    def utilization(self):
+        return self.ideal_cycles / self.cycles if self.cycles > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    tensor: str
+    index: tuple
+    expected: int
+    got: int
+    count: int              # mismatching elements in this tensor
+
+    def __str__(self):
+        more = f" ({self.count} elements differ)" if self.count > 1 else ""
+        return (f"output {self.tensor!r} differs at index {list(self.index)}: expected "
+                f"{self.expected}, got {self.got}{more}")
+
+
+def fabric_of(bitstream, manifest, fabric=None):
+    """The fabric a program runs on; refuses a bitstream and manifest that disagree or
+    that were built for another fabric than ``fabric``."""
+    if len(bitstream) < 12:
+        raise RunError("bitstream is too short to carry a header")
+    hash32 = int.from_bytes(bitstream[8:12], "little")
+    if hash32 != manifest.fabric_hash32:
+        raise RunError(f"bitstream is for fabric hash 0x{hash32:08x} but its manifest says "
+                       f"0x{manifest.fabric_hash32:08x} ({manifest.fabric_name!r})")
+    try:
+        p = find_fabric(hash32, fabric)
+    except CompileError as e:
+        raise RunError(str(e)) from None
+    if p.hash32 != hash32:
+        raise RunError(f"bitstream is for fabric {manifest.fabric_name!r} (hash "
+                       f"0x{hash32:08x}); fabric {p.name!r} has hash 0x{p.hash32:08x}: "
+                       f"compile it for {p.name!r} first")
+    return p
+
+
+def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
+                idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
+                timeout_cycles=None):
+    """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
+
+    Raises :class:`RunError` for a program that cannot run as given, and
+    :class:`sim.runner.SimulationError` when the simulation fails."""
+    p = fabric_of(bitstream, manifest, fabric)
+    try:
+        manifest.check_inputs(tensors)
+    except ManifestError as e:
+        raise RunError(str(e)) from None
+    for spec in manifest.inputs:
+        a = np.asarray(tensors[spec.name])
+        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+            raise RunError(f"input tensor {spec.name!r} has values outside int32 "
+                           f"({int(a.min())} .. {int(a.max())})")
+    inputs = {spec.port: pack(tensors[spec.name], spec.order, p.lanes)
+              for spec in manifest.inputs}
+    expect = {spec.port: spec.vectors for spec in manifest.outputs}
+    if timeout_cycles is None:
+        timeout_cycles = int((10 * manifest.ideal_cycles + 20_000) /
+                             ((1 - idle) * (1 - backpressure)))
+    result = Runner(p, sim, build_root).run(bitstream, inputs, expect, idle=idle,
+                                           backpressure=backpressure, seed=seed, wave=wave,
+                                           timeout_cycles=timeout_cycles)
+    if result.cfg_error:
+        raise RunError(f"the fabric refused the bitstream (cfg_error {result.cfg_error})")
+    outputs = {spec.name: unpack(result.outputs[spec.port], spec.shape, spec.order, p.lanes)
+               for spec in manifest.outputs}
+    return ProgramRun(outputs, result.cycles, manifest.ideal_cycles, result.cycles_per_second,
+                      result)
+
+
+def golden_outputs(manifest, tensors):
+    """The outputs the golden model computes from the graph in the manifest."""
+    if not manifest.source:
+        raise RunError("the manifest carries no graph to check against")
+    graph = graph_from_json(manifest.source)
+    return run_graph(graph, {k: np.asarray(v) for k, v in tensors.items()})
+
+
+def compare(expected, got):
+    """Mismatches (first differing element of each output tensor), in output order."""
+    out = []
+    for name, want in expected.items():
+        have = np.asarray(got[name])
+        want = np.asarray(want)
+        if have.shape != want.shape:
+            out.append(Mismatch(name, (), f"shape {list(want.shape)}",
+                                f"shape {list(have.shape)}", 1))
+            continue
+        bad = np.argwhere(have != want)
+        if len(bad):
+            idx = tuple(int(i) for i in bad[0])
+            out.append(Mismatch(name, idx, int(want[idx]), int(have[idx]), len(bad)))
+    return out
