@@ -33,7 +33,7 @@ verilog: setup
 	for f in tiny small plasticine; do $(BIN)/terrazzo verilog --fabric $$f -o build/$$f.v || exit 1; done
 
 bitstreams: setup
-	$(RUN) $(PY) -m compiler.cli bitstreams --out bitstreams
+	$(BIN)/terrazzo bitstreams --out bitstreams
 
 bench: setup
 	$(RUN) $(PY) bench/run.py

@@ -236,6 +236,13 @@ def cmd_run(args):
     return 0
 
 
+def cmd_bitstreams(args):
+    from .suite import write_suite
+    written = write_suite(args.out, atomic_write)
+    print(f"wrote {len(written)} files under {args.out}/")
+    return 0
+
+
 def cmd_demo(args):
     from .demo import run_demo
     return run_demo(sim=args.sim, fabric=args.fabric, build_root=args.build_dir,
@@ -298,6 +305,10 @@ def build_parser():
     m.add_argument("--build-dir", default="build")
     m.add_argument("kernels", nargs="*", help="kernels to run (default: the whole suite)")
     m.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bitstreams", help="compile the kernel suite for the preset fabrics")
+    b.add_argument("--out", default="bitstreams", help="folder (default: bitstreams)")
+    b.set_defaults(func=cmd_bitstreams)
     return parser
 
 

@@ -92,8 +92,7 @@ def _layout_of(p, kind, target):
 
 def disassemble(blob, fabric=None):
     """Text of a bitstream. Raises BitstreamError/CompileError for a bad one."""
-    if len(blob) < 12:
-        bs = decode(blob)       # raises with the reason
+    decode(blob)                # the fabric-independent checks first (magic, ...)
     hash32 = int.from_bytes(blob[8:12], "little")
     p = find_fabric(hash32, fabric)
     bs = decode(blob, p)

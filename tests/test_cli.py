@@ -1,0 +1,96 @@
+"""The terrazzo command line: outputs, and clean one-line errors with no partial files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def terrazzo(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_compile_disasm_asm_round_trip(tmp_path):
+    r = terrazzo("compile", ROOT / "examples" / "dot.py", "-o", tmp_path / "dot.tzb",
+                 "--report-png", tmp_path / "dot.png", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ideal cycles 512" in r.stdout and "PCU     1 / 8" in r.stdout
+    assert (tmp_path / "dot.json").exists()
+    assert (tmp_path / "dot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = terrazzo("disasm", "dot.tzb", "-o", "dot.txt", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "dot.txt").read_text()
+    assert "acc.mode = TREE" in text and "stages[0].op = MUL" in text
+    r = terrazzo("asm", "dot.txt", "-o", "again.tzb", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again.tzb").read_bytes() == (tmp_path / "dot.tzb").read_bytes()
+
+
+def test_compile_json_twin(tmp_path):
+    r = terrazzo("compile", ROOT / "examples" / "gemm.json", "--fabric", "plasticine",
+                 "-o", tmp_path / "gemm.tzb", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "fabric 'plasticine'" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["compile", "missing.py"], "terrazzo: error: no such graph file: 'missing.py'\n"),
+    (["compile", "bad.py"], "terrazzo: error: bad.py:2: syntax error: '(' was never closed\n"),
+    (["compile", "big.py", "--fabric", "tiny", "-o", "big.tzb"],
+     "terrazzo: error: node 'gemv0': tensor 'W' needs 2048 words in a PMU; a PMU holds 256\n"),
+    (["compile", "big.py", "--fabric", "huge"],
+     "terrazzo: error: unknown fabric 'huge': give one of tiny, small, plasticine or a .toml "
+     "file\n"),
+    (["disasm", "junk.tzb"], "terrazzo: error: junk.tzb: bad magic 0x6b6e756a (expected "
+     "0x315a5a54): not a Terrazzo bitstream\n"),
+    (["verilog", "--fabric", "bad.toml", "-o", "x.v"],
+     "terrazzo: error: bad.toml: unknown parameter 'lanez' (known: cols, counters, fifo_depth, "
+     "io_in, io_out, lanes, name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, "
+     "scalar_tracks, stages, vector_tracks, word)\n"),
+    (["run", "junk.tzb"], "terrazzo: error: manifest 'junk.json' not found (terrazzo compile "
+     "writes it beside the bitstream; or give --manifest)\n"),
+])
+def test_errors_are_one_line_and_leave_no_file(tmp_path, args, message):
+    (tmp_path / "bad.py").write_text("from compiler.ir import Graph\ng = Graph(\n")
+    (tmp_path / "big.py").write_text("import examples\ngraph = examples.load('gemv').build()\n")
+    (tmp_path / "junk.tzb").write_bytes(b"junk" * 8)
+    (tmp_path / "bad.toml").write_text("lanez = 3\n")
+    before = set(tmp_path.iterdir())
+    r = terrazzo(*args, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == message
+    assert "Traceback" not in r.stderr
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_run_refuses_mismatched_inputs_before_simulating(tmp_path):
+    r = terrazzo("compile", ROOT / "examples" / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
+    assert r.returncode == 0
+    np.savez(tmp_path / "in.npz", a=np.zeros(10, np.int32), b=np.zeros(4096, np.int32))
+    r = terrazzo("run", "dot.tzb", "--inputs", "in.npz", "--build-dir", tmp_path / "b",
+                 cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.endswith("terrazzo: error: input tensor 'a' has shape [10]; expected "
+                             "[4096]\n")
+    np.savez(tmp_path / "in.npz", a=np.zeros(4096, np.int32))
+    r = terrazzo("run", "dot.tzb", "--inputs", "in.npz", "--build-dir", tmp_path / "b",
+                 cwd=tmp_path)
+    assert r.stderr.endswith("terrazzo: error: input tensor 'b' is missing (expected shape "
+                             "[4096], i32)\n")
+    assert not (tmp_path / "b").exists()      # refused before any build
+
+
+def test_run_refuses_a_bitstream_for_another_fabric(tmp_path):
+    r = terrazzo("compile", ROOT / "examples" / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
+    assert r.returncode == 0
+    np.savez(tmp_path / "in.npz", a=np.zeros(4096, np.int32), b=np.zeros(4096, np.int32))
+    r = terrazzo("run", "dot.tzb", "--inputs", "in.npz", "--fabric", "tiny",
+                 "--build-dir", tmp_path / "b", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "bitstream is for fabric 'small'" in r.stderr and "compile it for 'tiny'" in r.stderr
+    assert not (tmp_path / "b").exists()
