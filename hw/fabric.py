@@ -29,8 +29,9 @@ def switch_structure(p, pos):
 
 
 class ConfigStore(wiring.Component):
-    """The configuration register of one record target, written word by word from the
-    loader's bus. Cleared when a new bitstream begins."""
+    """The configuration register of one record target. Payload words shift in from
+    the top, so after a record of ``n`` words its first word sits in bits ``0..31``,
+    as ``words_of`` lays them out. Cleared when a new bitstream begins."""
 
     def __init__(self, layout, kind, target):
         self._kind = kind
@@ -41,7 +42,6 @@ class ConfigStore(wiring.Component):
             "we":     In(1),
             "kind":   In(8),
             "target": In(16),
-            "index":  In(16),
             "data":   In(WORD),
             "value":  Out(layout),
         })
@@ -54,10 +54,7 @@ class ConfigStore(wiring.Component):
         with m.If(self.clear):
             m.d.sync += raw.eq(0)
         with m.Elif(hit):
-            with m.Switch(self.index):
-                for k in range(self._words):
-                    with m.Case(k):
-                        m.d.sync += raw.word_select(k, WORD).eq(self.data)
+            m.d.sync += raw.eq(Cat(raw[WORD:], self.data))
         return m
 
 
@@ -149,8 +146,7 @@ class Fabric(wiring.Component):
             s = ConfigStore(layout, kind, target)
             m.submodules[f"cfg_{name}"] = s
             m.d.comb += [s.clear.eq(clear), s.we.eq(loader.we), s.kind.eq(loader.kind.as_value()),
-                         s.target.eq(loader.target), s.index.eq(loader.index),
-                         s.data.eq(loader.data)]
+                         s.target.eq(loader.target), s.data.eq(loader.data)]
             return s.value
 
         # run control

@@ -1,0 +1,47 @@
+import pytest
+
+from hw.params import FabricParams, ParamsError, PRESETS, load_fabric
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_round_trip_through_toml(tmp_path, name):
+    p = load_fabric(name)
+    p.save(tmp_path / "f.toml")
+    q = FabricParams.load(tmp_path / "f.toml")
+    assert q == p and q.hash == p.hash
+
+
+def test_plasticine_is_the_isca_design_point():
+    p = load_fabric("plasticine")
+    assert (p.rows * p.cols, p.lanes, p.stages) == (128, 16, 6)
+    assert p.pmu_words * 4 == 256 * 1024
+
+
+def test_hash_ignores_the_name_only():
+    p = load_fabric("small")
+    assert p.replace(name="other").hash == p.hash
+    assert p.replace(lanes=4).hash != p.hash
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"lanes": 6}, "lanes must be a power of two no larger than 64, not 6"),
+    ({"stages": 0}, "stages must be an integer in [1, 16], not 0"),
+    ({"word": 16}, "word must be 32 (the only word width built), not 16"),
+    ({"io_in": 9}, "io_in must be at most rows + 1 = 5, not 9"),
+    ({"pmu_depth": 100}, "pmu_depth must be a power of two, not 100"),
+    ({"op_groups": ("int", "fp32")}, "op_groups must be ('int',) (fp32 and bf16 are not "
+                                     "built yet), not ('int', 'fp32')"),
+    ({"rows": "4"}, "rows must be an integer in [1, 64], not '4'"),
+])
+def test_bad_parameters_quote_the_value(changes, message):
+    with pytest.raises(ParamsError) as info:
+        load_fabric("small").replace(**changes)
+    assert str(info.value) == message
+
+
+def test_unknown_fabric_and_bad_toml(tmp_path):
+    with pytest.raises(ParamsError, match="unknown fabric 'huge'"):
+        load_fabric("huge")
+    (tmp_path / "bad.toml").write_text("lanes = [")
+    with pytest.raises(ParamsError, match="invalid TOML"):
+        load_fabric(tmp_path / "bad.toml")
