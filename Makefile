@@ -23,7 +23,7 @@ demo: setup
 	$(RUN) $(BIN)/terrazzo demo
 
 test: setup
-	$(RUN) $(PY) -m pytest -q tests
+	$(RUN) $(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 test-fast: setup
 	$(RUN) $(PY) -m pytest -q -m "not slow" tests
@@ -40,7 +40,7 @@ bench: setup
 
 lint: setup
 	$(PY) -m compileall -q hw compiler sim tests bench
-	$(RUN) $(PY) -m pytest -q tests/hw/test_lint.py
+	$(RUN) $(PY) -m pytest -q tests/hw/test_fabric.py -k lint
 
 clean:
 	rm -rf build sim_build .pytest_cache .hypothesis
