@@ -111,6 +111,9 @@ def cmd_compile(args):
     out = Path(args.output) if args.output else Path(Path(args.graph).stem + ".tzb")
     if out.suffix != ".tzb":
         raise CliError(f"output file must end in .tzb, not {str(out)!r}")
+    if out.with_suffix(".json").resolve() == Path(args.graph).resolve():
+        raise CliError(f"the manifest {str(out.with_suffix('.json'))!r} would overwrite the "
+                       f"input graph; give another output name with -o")
     t0 = time.monotonic()
     result = _compile(graph, p, args.seed)
     elapsed = time.monotonic() - t0
@@ -122,6 +125,14 @@ def cmd_compile(args):
     atomic_write(out.with_suffix(".json"), result.manifest.to_json())
     if png is not None:
         atomic_write(args.report_png, png)
+    if args.print_ir:
+        from .passes import decompose, infer
+        print("# input graph\n" + graph.to_text())
+        print("# after decompose\n" + infer(decompose(infer(graph))).to_text())
+        print("# after fuse\n" + result.graph.to_text())
+        print("# lowered: kernels, virtual PMUs, netlist\n" + result.lowered.to_text())
+        print("# placement\n" + result.placement.text())
+        print("# routing\n" + result.routing.text())
     print(result.report_text())
     print(f"  wrote {out} and {out.with_suffix('.json')}"
           f"{' and ' + args.report_png if png is not None else ''} in {elapsed:.2f} s")
@@ -267,6 +278,8 @@ def build_parser():
     c.add_argument("-o", "--output", help="bitstream file OUT.tzb (manifest: OUT.json)")
     c.add_argument("--seed", type=int, default=0, help="placement seed (default: 0)")
     c.add_argument("--report-png", metavar="PNG", help="draw placement and routes to PNG")
+    c.add_argument("--print-ir", action="store_true",
+                   help="print the text IR after each pass, the placement and the routes")
     c.set_defaults(func=cmd_compile)
 
     d = sub.add_parser("disasm", help="print every field of a bitstream by name")
@@ -323,6 +336,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("terrazzo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `| head`): nothing left to say
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

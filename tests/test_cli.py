@@ -52,6 +52,8 @@ def test_compile_json_twin(tmp_path):
      "terrazzo: error: bad.toml: unknown parameter 'lanez' (known: cols, counters, fifo_depth, "
      "io_in, io_out, lanes, name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, "
      "scalar_tracks, stages, vector_tracks, word)\n"),
+    (["compile", "g.json", "-o", "g.tzb"], "terrazzo: error: the manifest 'g.json' would "
+     "overwrite the input graph; give another output name with -o\n"),
     (["run", "junk.tzb"], "terrazzo: error: manifest 'junk.json' not found (terrazzo compile "
      "writes it beside the bitstream; or give --manifest)\n"),
 ])
@@ -60,6 +62,7 @@ def test_errors_are_one_line_and_leave_no_file(tmp_path, args, message):
     (tmp_path / "big.py").write_text("import examples\ngraph = examples.load('gemv').build()\n")
     (tmp_path / "junk.tzb").write_bytes(b"junk" * 8)
     (tmp_path / "bad.toml").write_text("lanez = 3\n")
+    (tmp_path / "g.json").write_text((ROOT / "examples" / "dot.json").read_text())
     before = set(tmp_path.iterdir())
     r = terrazzo(*args, cwd=tmp_path)
     assert r.returncode == 1
