@@ -174,3 +174,42 @@ def test_error_placement_needs_more_units():
     g.output("y", ((((x * 2 + 1) * 3 + 2) * 5 + 3) * 7) ^ 9)
     with pytest.raises(CompileError, match=r"needs 3 PCUs; fabric 'tiny' has 2"):
         compile_graph(g, TINY)
+
+
+def test_gemv_reads_constant_weights_and_replays_x():
+    g = Graph("gemv")
+    w = g.const("W", np.arange(12).reshape(3, 4))
+    x = g.input("x", (4,))
+    g.output("y", g.gemv(w, x))
+    assert kernel_lines(lowered(g)) == [
+        "kernel gemv0 [3] loops[d1:4v d0:3] tree-add body mul($0, $1) operands "
+        "$0=W@0[4, 1]/L0, $1=x@0[0, 1]/L0 -> lane0 on pcu:gemv0",
+        "pmu pmu0:W for gemv0: words=12 wr=off rd=vector[0:4:1,0:3:1,0:1:1 vec] base=0 "
+        "strides=[1, 4, 0] init=12",
+        "pmu pmu1:x for gemv0: words=4 wr=vector[0:4:1,0:1:1,0:1:1 vec] base=0 "
+        "strides=[1, 4, 0] rd=vector[0:4:1,0:3:1,0:1:1 vec] base=0 strides=[1, 0, 0]"]
+
+
+def test_linear_transposes_constant_weights_at_compile_time():
+    g = Graph("lin")
+    x = g.input("x", (2, 3))
+    w = g.const("W", np.arange(12).reshape(4, 3))
+    b = g.const("b", np.arange(4))
+    g.output("y", g.linear(x, w, b))
+    low = lowered(g)
+    assert kernel_lines(low)[:2] == [
+        "kernel linear0.mm [2, 4] loops[d1:3 d2:4v d0:2] lane-add body mul($0, $1) operands "
+        "$0=x(s)@0[3, 1, 0]/L0, $1=W.v9_0@0[0, 4, 1]/L0 -> rows on pcu:linear0_mm",
+        "kernel linear0 [2, 4] loops[d1:4v d0:2] body add($0, $1) operands "
+        "$0=linear0.mm@0[4, 1]/L0, $1=b@0[0, 1]/L0 -> rows on pcu:linear0"]
+    wt = next(p for n, p in low.pmus.items() if "W_v9_0" in n)
+    assert wt.init == tuple(np.arange(12).reshape(4, 3).T.reshape(-1))
+
+
+def test_relu_is_one_max_stage():
+    g = Graph("relu")
+    x = g.input("x", (5,))
+    g.output("y", g.relu(x))
+    assert kernel_lines(lowered(g)) == [
+        "kernel relu0 [5] loops[d0:5v] body max($0, 0) operands $0=x@0[1]/L0 -> rows on "
+        "pcu:relu0"]
