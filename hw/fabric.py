@@ -1,7 +1,17 @@
-"""The fabric top: units, switches, config loader, edge ports and status."""
+"""The fabric top: units, switches, config loader, edge ports and status.
+
+The fabric's structure — which module instance connects to which wire — is one
+description, :func:`fabric_structure`. Two back ends read it: :class:`Fabric`
+elaborates it in Amaranth (with every unit inline, or with each distinct unit as an
+instance of a shared module), and :func:`hw.generate.generate_verilog` writes it
+straight out as a structural Verilog top over the shared modules, which keeps the
+generation of large fabrics fast.
+"""
+
+from dataclasses import dataclass, field
 
 from amaranth.hdl import Module, Signal, Cat, ClockSignal, ResetSignal, Instance, ValueCastable
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .format import RecordKind
@@ -13,7 +23,8 @@ from .pcu import PCU
 from .pmu import PMU
 from .switch import Switch
 
-__all__ = ["Fabric", "ConfigStore", "switch_structure"]
+__all__ = ["Fabric", "FabricControl", "ConfigStore", "switch_structure", "fabric_structure",
+           "top_ports", "Inst", "Structure"]
 
 
 def switch_structure(p, pos):
@@ -58,6 +69,222 @@ class ConfigStore(wiring.Component):
         return m
 
 
+def top_ports(p):
+    """The fabric's ports (flat, so AXI4-Stream verification IP attaches by prefix)."""
+    vec = p.lanes * WORD
+    ports = {
+        "cfg_tdata": In(WORD), "cfg_tvalid": In(1), "cfg_tready": Out(1), "cfg_tlast": In(1),
+        "start": In(1), "configured": Out(1), "cfg_error": Out(4), "running": Out(1),
+        "done": Out(1), "cycles": Out(32),
+    }
+    for k in range(p.io_in):
+        ports.update({f"in{k}_tdata": In(vec), f"in{k}_tvalid": In(1),
+                      f"in{k}_tready": Out(1), f"in{k}_tlast": In(1)})
+    for k in range(p.io_out):
+        ports.update({f"out{k}_tdata": Out(vec), f"out{k}_tvalid": Out(1),
+                      f"out{k}_tready": In(1), f"out{k}_tlast": Out(1)})
+    return ports
+
+
+class FabricControl(wiring.Component):
+    """Config loader, one :class:`ConfigStore` per unit and switch, and run control.
+
+    Ports: the fabric's configuration and status ports (see :func:`top_ports`),
+    ``cfg_u{id}`` / ``cfg_sw{i}_{j}`` (configurations), ``init_we_u{id}`` (per PMU),
+    ``init_addr``, ``init_data``, ``unit_start`` (one-cycle pulse), ``unit_run``,
+    ``unit_done`` (one bit per unit, In).
+    """
+
+    def __init__(self, p):
+        self.params = p
+        ports = {k: v for k, v in top_ports(p).items()
+                 if k.startswith("cfg_") or k in ("start", "configured", "running", "done",
+                                                  "cycles")}
+        for uid, kind, _ in p.units:
+            ports[f"cfg_u{uid}"] = Out(pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p))
+            if kind == UnitKind.PMU:
+                ports[f"init_we_u{uid}"] = Out(1)
+        for pos in interconnect(p).switches:
+            ports[f"cfg_sw{pos[0]}_{pos[1]}"] = Out(switch_layout(p, pos))
+        ports.update({"init_addr": Out(p.addr_bits), "init_data": Out(WORD),
+                      "unit_start": Out(1), "unit_run": Out(1),
+                      "unit_done": In(len(p.units))})
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        m.submodules.loader = loader = ConfigLoader(p)
+        m.d.comb += [
+            loader.cfg.payload.data.eq(self.cfg_tdata),
+            loader.cfg.payload.last.eq(self.cfg_tlast),
+            loader.cfg.valid.eq(self.cfg_tvalid),
+            self.cfg_tready.eq(loader.cfg.ready),
+            self.configured.eq(loader.configured),
+            self.cfg_error.eq(loader.error),
+            self.init_addr.eq(loader.addr),
+            self.init_data.eq(loader.data),
+        ]
+        busy_prev = Signal()
+        m.d.sync += busy_prev.eq(loader.busy)
+        clear = loader.busy & ~busy_prev
+        kind = loader.kind.as_value()
+
+        def store(name, layout, record, target):
+            s = ConfigStore(layout, record, target)
+            m.submodules[f"cfg_{name}"] = s
+            m.d.comb += [s.clear.eq(clear), s.we.eq(loader.we), s.kind.eq(kind),
+                         s.target.eq(loader.target), s.data.eq(loader.data),
+                         getattr(self, f"cfg_{name}").eq(s.value)]
+
+        for uid, ukind, _ in p.units:
+            store(f"u{uid}", pcu_layout(p) if ukind == UnitKind.PCU else pmu_layout(p),
+                  RecordKind.UNIT, uid)
+            if ukind == UnitKind.PMU:
+                m.d.comb += getattr(self, f"init_we_u{uid}").eq(
+                    loader.we & (kind == RecordKind.PMU_INIT.value) & (loader.target == uid))
+        for pos, spec in interconnect(p).switches.items():
+            store(f"sw{pos[0]}_{pos[1]}", switch_layout(p, pos), RecordKind.SWITCH, spec.id)
+
+        # run control: start once configured; done when every unit is done (units need
+        # a few cycles after the start pulse before their done reflects the new run)
+        start_pulse = Signal()
+        settle = Signal(2)
+        m.d.comb += [start_pulse.eq(self.start & loader.configured & ~self.running),
+                     self.unit_start.eq(start_pulse), self.unit_run.eq(self.running)]
+        with m.If(start_pulse):
+            m.d.sync += [self.running.eq(1), self.done.eq(0), self.cycles.eq(0), settle.eq(0)]
+        with m.Elif(self.running):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.If(settle != 3):
+                m.d.sync += settle.eq(settle + 1)
+            with m.Elif(self.unit_done.all()):
+                m.d.sync += [self.running.eq(0), self.done.eq(1)]
+        return m
+
+
+# -- structure ------------------------------------------------------------------------------
+
+@dataclass
+class Inst:
+    """One instance: ``build()`` makes the component (whose port names ``conns`` uses);
+    ``module`` is the shared module it is an instance of; ``rename`` maps this
+    component's port names to the module's (switches of one structure share a module
+    under the names of the first of them)."""
+    name: str
+    module: str
+    build: object
+    ports: dict             # port name -> (width, "in"/"out")
+    conns: dict = field(default_factory=dict)   # port name -> (wire, bit or None)
+    rename: dict = field(default_factory=dict)
+
+    def module_port(self, port):
+        head = port.split("__", 1)[0]
+        return self.rename.get(head, head) + port[len(head):]
+
+
+@dataclass
+class Structure:
+    wires: dict             # wire name -> width (top ports are wires too)
+    insts: list             # of Inst
+    constants: dict         # top output port -> constant value
+
+
+def _ports_of(component):
+    ports = {}
+    for path, member, value in component.signature.flatten(component):
+        if isinstance(value, ValueCastable):
+            value = value.as_value()
+        ports["__".join(map(str, path))] = (len(value), "in" if member.flow == In else "out")
+    return ports
+
+
+def _stand_in(component):
+    component._MustUse__silence = True      # only its ports are read
+    return component
+
+
+def fabric_structure(p):
+    """The fabric as instances and wires (see the module docstring)."""
+    ic = interconnect(p)
+    wires = {name: member.shape.width if hasattr(member.shape, "width") else member.shape
+             for name, member in wiring.Signature(top_ports(p)).members.items()}
+    wires = {name: (w if isinstance(w, int) else w.width) for name, w in wires.items()}
+    insts = []
+
+    control = Inst("control", "terrazzo_control", lambda: FabricControl(p),
+                   _ports_of(_stand_in(FabricControl(p))))
+    for port in control.ports:
+        if port in wires:
+            control.conns[port] = (port, None)
+        else:
+            wires[port] = control.ports[port][0]
+            control.conns[port] = (port, None)
+    insts.append(control)
+
+    units = {}
+    for uid, kind, _ in p.units:
+        build = (lambda: PCU(p)) if kind == UnitKind.PCU else (lambda: PMU(p))
+        inst = Inst(f"{kind}{uid}", f"terrazzo_{kind}", build, _ports_of(_stand_in(build())))
+        inst.conns.update({"cfg": (f"cfg_u{uid}", None), "start": ("unit_start", None),
+                           "run": ("unit_run", None), "done": ("unit_done", uid)})
+        if kind == UnitKind.PMU:
+            inst.conns.update({"init_we": (f"init_we_u{uid}", None),
+                               "init_addr": ("init_addr", None),
+                               "init_data": ("init_data", None)})
+        units[uid] = inst
+        insts.append(inst)
+
+    switches, first_of = {}, {}
+    for pos, spec in ic.switches.items():
+        first = first_of.setdefault(switch_structure(p, pos), pos)
+        rename = {}
+        a, b = spec, ic.switches[first]
+        for net in NETWORKS:
+            rename.update({f"i_{net}_{x}": f"i_{net}_{y}" for x, y in zip(a.inputs[net], b.inputs[net])})
+            rename.update({f"o_{net}_{x.name}": f"o_{net}_{y.name}"
+                           for x, y in zip(a.outputs[net], b.outputs[net])})
+        inst = Inst(f"sw{pos[0]}_{pos[1]}", f"terrazzo_switch_{first[0]}_{first[1]}",
+                    lambda pos=pos: Switch(p, pos), _ports_of(_stand_in(Switch(p, pos))),
+                    rename=rename)
+        inst.conns["cfg"] = (f"cfg_sw{pos[0]}_{pos[1]}", None)
+        switches[pos] = inst
+        insts.append(inst)
+
+    def link(name, producer, out_port, consumer, in_port):
+        for leaf in ("payload", "valid", "ready"):
+            wire = f"{name}__{leaf}"
+            wires[wire] = producer.ports[f"{out_port}__{leaf}"][0]
+            producer.conns[f"{out_port}__{leaf}"] = (wire, None)
+            consumer.conns[f"{in_port}__{leaf}"] = (wire, None)
+
+    for ((pos, net, out), (pos2, inp)) in ic.links.items():
+        link(f"sw{pos[0]}_{pos[1]}_{net}_{out}", switches[pos], f"o_{net}_{out}",
+             switches[pos2], f"i_{net}_{inp}")
+    for uid, kind, _ in p.units:
+        for port in unit_ports(p, kind):
+            sw = switches[ic.unit_attach[(uid, port.name)]]
+            if port.direction == "out":
+                link(f"u{uid}_{port.name}", units[uid], port.name, sw,
+                     f"i_{port.network}_u{uid}_{port.name}")
+            else:
+                link(f"u{uid}_{port.name}", sw, f"o_{port.network}_u{uid}_{port.name}",
+                     units[uid], port.name)
+    for k in range(p.io_in):
+        sw = switches[p.in_port_switch(k)]
+        for leaf, top in (("payload", "tdata"), ("valid", "tvalid"), ("ready", "tready")):
+            sw.conns[f"i_vector_in{k}__{leaf}"] = (f"in{k}_{top}", None)
+    for k in range(p.io_out):
+        sw = switches[p.out_port_switch(k)]
+        for leaf, top in (("payload", "tdata"), ("valid", "tvalid"), ("ready", "tready")):
+            sw.conns[f"o_vector_out{k}__{leaf}"] = (f"out{k}_{top}", None)
+    constants = {f"out{k}_tlast": 0 for k in range(p.io_out)}
+    for inst in insts:
+        missing = sorted(set(inst.ports) - set(inst.conns) - {"clk", "rst"})
+        assert not missing, f"{inst.name}: unconnected ports {missing}"
+    return Structure(wires, insts, constants)
+
+
 class Fabric(wiring.Component):
     """A checkerboard of PCUs and PMUs with a switch at every unit corner.
 
@@ -67,154 +294,47 @@ class Fabric(wiring.Component):
     ``start`` (In: begin once configured), ``configured``, ``cfg_error`` (a
     :class:`~hw.format.CfgError` code), ``running``, ``done``, ``cycles`` (cycles from
     start to done).
+
+    With ``shared`` (the default) each unit and switch is an ``Instance`` of its shared
+    module (``self.modules`` then maps module names to the components to elaborate for
+    them); otherwise every unit is elaborated inline.
     """
 
     def __init__(self, p, *, shared=True):
         self.params = p
         self.shared = shared
-        #: module name -> function building the component, for the modules the fabric
-        #: instantiates (filled by ``elaborate`` when ``shared``)
         self.modules = {}
-        vec = p.lanes * WORD
-        ports = {
-            "cfg_tdata": In(WORD), "cfg_tvalid": In(1), "cfg_tready": Out(1), "cfg_tlast": In(1),
-            "start": In(1), "configured": Out(1), "cfg_error": Out(4), "running": Out(1),
-            "done": Out(1), "cycles": Out(32),
-        }
-        for k in range(p.io_in):
-            ports.update({f"in{k}_tdata": In(vec), f"in{k}_tvalid": In(1),
-                          f"in{k}_tready": Out(1), f"in{k}_tlast": In(1)})
-        for k in range(p.io_out):
-            ports.update({f"out{k}_tdata": Out(vec), f"out{k}_tvalid": Out(1),
-                          f"out{k}_tready": In(1), f"out{k}_tlast": Out(1)})
-        super().__init__(ports)
-
-    def _unit(self, m, name, module, build, *, holder=None, rename=None):
-        """A unit: elaborated inline, or (``shared``) an instance of ``module``, which
-        ``generate_verilog`` elaborates once. Returns the object whose ports the fabric
-        connects (the component itself, or a stand-in holding the instance's ports)."""
-        if not self.shared:
-            unit = build()
-            m.submodules[name] = unit
-            return unit
-        holder = build() if holder is None else holder
-        holder._MustUse__silence = True      # a stand-in for its ports, never elaborated
-        self.modules.setdefault(module, build)
-        ports = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
-        for path, member, value in holder.signature.flatten(holder):
-            port = "__".join(map(str, path))
-            if rename is not None:
-                port = rename.get(path[0], path[0]) + port[len(path[0]):]
-            if isinstance(value, ValueCastable):
-                value = value.as_value()
-            ports[("i_" if member.flow == In else "o_") + port] = value
-        m.submodules[name] = Instance(module, **ports)
-        return holder
-
-    @staticmethod
-    def _switch_names(p, first, pos):
-        """Port names of switch ``pos`` -> the same-index port names of ``first``."""
-        ic = interconnect(p)
-        a, b = ic.switches[pos], ic.switches[first]
-        names = {}
-        for net in NETWORKS:
-            for x, y in zip(a.inputs[net], b.inputs[net]):
-                names[f"i_{net}_{x}"] = f"i_{net}_{y}"
-            for x, y in zip(a.outputs[net], b.outputs[net]):
-                names[f"o_{net}_{x.name}"] = f"o_{net}_{y.name}"
-        return names
+        super().__init__(top_ports(p))
 
     def elaborate(self, platform):
-        p = self.params
-        ic = interconnect(p)
+        s = fabric_structure(self.params)
         m = Module()
+        signals = {name: getattr(self, name, None) for name in s.wires}
+        for name, width in s.wires.items():
+            if signals[name] is None:
+                signals[name] = Signal(width, name=name)
 
-        m.submodules.loader = loader = ConfigLoader(p)
-        m.d.comb += [
-            loader.cfg.payload.data.eq(self.cfg_tdata),
-            loader.cfg.payload.last.eq(self.cfg_tlast),
-            loader.cfg.valid.eq(self.cfg_tvalid),
-            self.cfg_tready.eq(loader.cfg.ready),
-            self.configured.eq(loader.configured),
-            self.cfg_error.eq(loader.error),
-        ]
-        busy_prev = Signal()
-        m.d.sync += busy_prev.eq(loader.busy)
-        clear = loader.busy & ~busy_prev
+        def wire(conn):
+            name, bit = conn
+            return signals[name] if bit is None else signals[name][bit]
 
-        def store(name, layout, kind, target):
-            s = ConfigStore(layout, kind, target)
-            m.submodules[f"cfg_{name}"] = s
-            m.d.comb += [s.clear.eq(clear), s.we.eq(loader.we), s.kind.eq(loader.kind.as_value()),
-                         s.target.eq(loader.target), s.data.eq(loader.data)]
-            return s.value
-
-        # run control
-        start_pulse = Signal()
-        settle = Signal(2)
-        m.d.comb += start_pulse.eq(self.start & loader.configured & ~self.running)
-        with m.If(start_pulse):
-            m.d.sync += [self.running.eq(1), self.done.eq(0), self.cycles.eq(0), settle.eq(0)]
-
-        units = {}
-        all_done = []
-        for uid, kind, (r, c) in p.units:
-            if kind == UnitKind.PCU:
-                unit = self._unit(m, f"{kind}{uid}", "terrazzo_pcu", lambda: PCU(p))
-                cfg = store(f"u{uid}", pcu_layout(p), RecordKind.UNIT, uid)
+        for inst in s.insts:
+            if inst.name == "control" or not self.shared:
+                comp = inst.build()
+                m.submodules[inst.name] = comp
+                for path, member, value in comp.signature.flatten(comp):
+                    conn = inst.conns.get("__".join(map(str, path)))
+                    if member.flow == In:
+                        m.d.comb += value.eq(wire(conn))
+                    else:
+                        m.d.comb += wire(conn).eq(value)
             else:
-                unit = self._unit(m, f"{kind}{uid}", "terrazzo_pmu", lambda: PMU(p))
-                cfg = store(f"u{uid}", pmu_layout(p), RecordKind.UNIT, uid)
-                m.d.comb += [
-                    unit.init_we.eq(loader.we & (loader.kind.as_value() == RecordKind.PMU_INIT.value) &
-                                    (loader.target == uid)),
-                    unit.init_addr.eq(loader.addr),
-                    unit.init_data.eq(loader.data),
-                ]
-            units[uid] = unit
-            m.d.comb += [unit.cfg.eq(cfg), unit.start.eq(start_pulse), unit.run.eq(self.running)]
-            all_done.append(unit.done)
-
-        switches = {}
-        kinds = {}
-        for pos, spec in ic.switches.items():
-            first = kinds.setdefault(switch_structure(p, pos), pos)
-            module = f"terrazzo_switch_{first[0]}_{first[1]}"
-            switches[pos] = sw = self._unit(
-                m, f"sw{pos[0]}_{pos[1]}", module, lambda pos=first: Switch(p, pos),
-                holder=Switch(p, pos), rename=self._switch_names(p, first, pos))
-            m.d.comb += sw.cfg.eq(store(f"sw{pos[0]}_{pos[1]}", switch_layout(p, pos),
-                                        RecordKind.SWITCH, spec.id))
-
-        for ((pos, net, out), (pos2, inp)) in ic.links.items():
-            wiring.connect(m, getattr(switches[pos], f"o_{net}_{out}"),
-                           getattr(switches[pos2], f"i_{net}_{inp}"))
-        for uid, kind, _ in p.units:
-            for port in unit_ports(p, kind):
-                sw = switches[ic.unit_attach[(uid, port.name)]]
-                if port.direction == "out":
-                    wiring.connect(m, getattr(units[uid], port.name),
-                                   getattr(sw, f"i_{port.network}_u{uid}_{port.name}"))
-                else:
-                    wiring.connect(m, getattr(sw, f"o_{port.network}_u{uid}_{port.name}"),
-                                   getattr(units[uid], port.name))
-
-        for k in range(p.io_in):
-            link = getattr(switches[p.in_port_switch(k)], f"i_vector_in{k}")
-            m.d.comb += [link.payload.eq(getattr(self, f"in{k}_tdata")),
-                         link.valid.eq(getattr(self, f"in{k}_tvalid")),
-                         getattr(self, f"in{k}_tready").eq(link.ready)]
-        for k in range(p.io_out):
-            link = getattr(switches[p.out_port_switch(k)], f"o_vector_out{k}")
-            m.d.comb += [getattr(self, f"out{k}_tdata").eq(link.payload),
-                         getattr(self, f"out{k}_tvalid").eq(link.valid),
-                         getattr(self, f"out{k}_tlast").eq(0),
-                         link.ready.eq(getattr(self, f"out{k}_tready"))]
-
-        with m.If(self.running & ~start_pulse):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
-            with m.If(settle != 3):
-                m.d.sync += settle.eq(settle + 1)
-            with m.Elif(Cat(*all_done).all()):
-                m.d.sync += [self.running.eq(0), self.done.eq(1)]
+                self.modules.setdefault(inst.module, inst.build)
+                ports = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+                for port, (width, flow) in inst.ports.items():
+                    ports[("i_" if flow == "in" else "o_") + inst.module_port(port)] = \
+                        wire(inst.conns[port])
+                m.submodules[inst.name] = Instance(inst.module, **ports)
+        for name, value in s.constants.items():
+            m.d.comb += signals[name].eq(value)
         return m

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 
 from amaranth.back import rtlil, verilog
 
-from .fabric import Fabric
+from amaranth.lib.wiring import In
+
+from .fabric import fabric_structure, top_ports
 from .format import HEADER_WORDS
 from .interconnect import interconnect, switch_layout
 from .layouts import pcu_layout, pmu_layout, config_words
 from .params import UnitKind
 
-__all__ = ["FabricSummary", "summarize", "generate_verilog"]
+__all__ = ["FabricSummary", "summarize", "generate_verilog", "verilog_top"]
 
 
 @dataclass(frozen=True)
@@ -68,17 +70,46 @@ def summarize(p, counts=None):
         bitstream_words=words, flip_flops=ffs, memory_bits=mem)
 
 
+def _range(width):
+    return f"[{width - 1}:0] " if width > 1 else ""
+
+
+def verilog_top(p, structure, name="terrazzo_fabric"):
+    """The structural Verilog of the fabric top over the shared modules."""
+    ports = top_ports(p)
+    out = [f"module {name}(clk, rst, {', '.join(ports)});", "  input clk;", "  input rst;"]
+    for port, member in ports.items():
+        out.append(f"  {'input' if member.flow == In else 'output'} "
+                   f"{_range(structure.wires[port])}{port};")
+    for wire, width in structure.wires.items():
+        if wire not in ports:
+            out.append(f"  wire {_range(width)}{wire};")
+    for inst in structure.insts:
+        conns = [".clk(clk)", ".rst(rst)"]
+        for port in inst.ports:
+            wire, bit = inst.conns[port]
+            conns.append(f".{inst.module_port(port)}({wire}{'' if bit is None else f'[{bit}]'})")
+        out.append(f"  {inst.module} {inst.name} (\n    " + ",\n    ".join(conns) + "\n  );")
+    for port, value in structure.constants.items():
+        out.append(f"  assign {port} = {structure.wires[port]}'d{value};")
+    out.append("endmodule")
+    return "\n".join(out) + "\n"
+
+
 def generate_verilog(p, *, name="terrazzo_fabric", progress=None):
     """Elaborate the fabric of ``p``; returns ``(verilog_text, FabricSummary)``.
 
-    Each distinct unit (PCU, PMU, each shape of switch) is elaborated once as a Verilog
-    module of its own and instantiated wherever it occurs. ``progress``, if given, is
-    called with a line of text as each module is done."""
-    top = Fabric(p)
-    texts = [rtlil.convert(top, name=name, emit_src=False)]
-    ffs, mem = _netlist_counts(texts[0])
-    uses = Counter(cell for cell in re.findall(r"cell \\(terrazzo_\w+) ", texts[0]))
-    for module, build in top.modules.items():
+    The control block (config loader and registers, run control) and each distinct
+    unit (PCU, PMU, each shape of switch) are elaborated once as Verilog modules of
+    their own; the top is written as a structural netlist of instances of them.
+    ``progress``, if given, is called with a line of text as each module is done."""
+    structure = fabric_structure(p)
+    modules, uses = {}, Counter()
+    for inst in structure.insts:
+        modules.setdefault(inst.module, inst.build)
+        uses[inst.module] += 1
+    texts, ffs, mem = [], 0, 0
+    for module, build in modules.items():
         text = rtlil.convert(build(), name=module, emit_src=False)
         texts.append(text.replace("attribute \\top 1\n", ""))
         m_ffs, m_mem = _netlist_counts(text)
@@ -87,4 +118,5 @@ def generate_verilog(p, *, name="terrazzo_fabric", progress=None):
         if progress is not None:
             progress(f"  {module}: {uses[module]} instance{'s' if uses[module] != 1 else ''}")
     summary = summarize(p, (ffs, mem))
-    return verilog._convert_rtlil_text("\n".join(texts), strip_internal_attrs=True), summary
+    body = verilog._convert_rtlil_text("\n".join(texts), strip_internal_attrs=True)
+    return body + verilog_top(p, structure, name), summary
