@@ -26,7 +26,7 @@ test: setup
 	$(RUN) $(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 test-fast: setup
-	$(RUN) $(PY) -m pytest -q -m "not slow" tests
+	$(RUN) $(PY) -m pytest -q -n 2 -m "not slow" tests
 
 verilog: setup
 	mkdir -p build
