@@ -94,7 +94,8 @@ class Lowered:
             lines.append(k.to_text())
         for name, plan in self.pmus.items():
             cfg = plan.config
-            lines.append(f"pmu {name} for {plan.node}: words={plan.words} "
+            lines.append(f"pmu {name} for {plan.node}: words={plan.words}"
+                         f"{' double' if cfg['double'] else ''} "
                          f"wr={_agen_text(cfg['wr'])} rd={_agen_text(cfg['rd'])}"
                          f"{' init=' + str(len(plan.init)) if plan.init else ''}")
         lines.append(self.netlist.text())
@@ -106,7 +107,7 @@ def _agen_text(a):
         return "off"
     ctrs = ",".join(f"{c['start']}:{c['end']}:{c['stride']}" for c in a["counters"])
     return (f"{a['mode'].name.lower()}[{ctrs}{' vec' if a['vec'] else ''}] "
-            f"base={a['base']} strides={list(a['strides'])}")
+            f"base={a['base']} strides={list(a['strides'])} swap={a['swap']}")
 
 
 @dataclass
@@ -193,6 +194,51 @@ def _operand_seq(op, loops, lanes):
         return None
     rec(len(ranges) - 1, 0, None)
     return out
+
+
+def _slab_split(o, live, lanes, shape, order):
+    """``(inner loop count, slab words)`` when the loops ``live`` read the tensor slab by
+    slab in its row-major order: the inner loops touch exactly the words of one slab
+    (from the slab's start), the outer loops step from slab to slab in order, and a
+    slab is whole rows of the producer's stream. None when no such split exists."""
+    if o.offset != 0 or len(live) < 2:
+        return None
+    size = math.prod(shape)
+    width = shape[-1] if order == "rows" else 1
+
+    def addresses(loops):
+        pts = [0]
+        for lp in loops:
+            stride = o.strides[lp.dim]
+            if lp.vector:
+                steps = range(0, lp.extent, lanes)
+                if o.kind == "vector":
+                    pts = [a + j * stride + i for a in pts for j in steps
+                           for i in range(min(lanes, lp.extent - j))]
+                else:
+                    pts = [a + j * stride for a in pts for j in steps]
+            else:
+                pts = [a + i * stride for a in pts for i in range(lp.extent)]
+            if len(pts) > 1 << 16:
+                return None
+        return pts
+
+    for s in range(len(live) - 1, 0, -1):
+        inner, outer = live[:s], live[s:]
+        touched = addresses(inner)
+        if touched is None:
+            return None
+        slab = max(touched) + 1
+        if set(touched) != set(range(slab)) or slab % width or size % slab:
+            continue
+        bases = []
+        for lp in reversed(outer):      # outermost first, as the loops run
+            stride = o.strides[lp.dim] * (lanes if lp.vector else 1)
+            count = -(-lp.extent // lanes) if lp.vector else lp.extent
+            bases = [b + i * stride for b in (bases or [0]) for i in range(count)]
+        if bases == [k * slab for k in range(size // slab)] and len(bases) > 1:
+            return s, slab
+    return None
 
 
 # -- graph rewriting before kernel discovery ---------------------------------------------
@@ -507,43 +553,59 @@ class _Lowerer:
                 o.source = self.buffer(kernel, o)
 
     def buffer(self, kernel, o):
-        """A virtual PMU holding ``o.tensor`` and reading it in the kernel's order."""
+        """A virtual PMU holding ``o.tensor`` and reading it in the kernel's order.
+
+        When the kernel reads the tensor slab by slab in the order the producer writes
+        it (each slab a block of whole rows that the inner loops read, possibly many
+        times, before the outer loops move on), the PMU is double-buffered: the writer
+        fills the next slab while the reader works on the current one, and only two
+        slabs need to fit. Otherwise the whole tensor is stored first."""
         p, lanes = self.p, self.lanes
         node = self.g.nodes.get(o.tensor)
         shape = tuple(self.types[o.tensor].shape) or (1,)
         size = math.prod(shape)
-        if size > p.pmu_words:
+        live = kernel.loops[o.level:]
+        stream = None if isinstance(node, Const) else self.pick_stream(o.tensor)
+        split = None if stream is None else _slab_split(o, live, lanes, shape, stream.order)
+        if split is None and size > p.pmu_words:
             raise CompileError(f"tensor {o.tensor!r} needs {size} words in a PMU; a PMU "
                                f"holds {p.pmu_words}", node=kernel.name)
+        if split is not None and split[1] > p.pmu_words // 2:
+            raise CompileError(f"tensor {o.tensor!r} is read in slabs of {split[1]} words; "
+                               f"a double-buffered PMU holds two of {p.pmu_words // 2}",
+                               node=kernel.name)
         name = self.vunit(f"pmu{self.pmu_count}:{o.tensor}", "pmu")
         self.pmu_count += 1
-        off = {"mode": Access.OFF, "counters": [_counter(0, 1)] * p.counters, "vec": 0,
-               "base": 0, "strides": [0] * p.counters, "swap": p.counters}
         init = ()
-        if isinstance(node, Const):
-            wr = off
+        if stream is None:
+            wr = {"mode": Access.OFF, "counters": [_counter(0, 1)] * p.counters, "vec": 0,
+                  "base": 0, "strides": [0] * p.counters, "swap": p.counters}
             init = tuple(node.values)
         else:
-            stream = self.pick_stream(o.tensor)
+            slab = size if split is None else split[1]
+            slabs = size // slab
             if stream.order == "rows":
                 width = shape[-1]
-                ctrs = [_counter(0, width), _counter(0, size // width)]
-                strides = [1, width]
-                mode, vec = Access.VECTOR, 1
+                ctrs = [_counter(0, width), _counter(0, slab // width), _counter(0, slabs)]
+                strides, swap, mode, vec = [1, width, 0], 2, Access.VECTOR, 1
             elif stream.order == "lane0":
-                ctrs, strides, mode, vec = [_counter(0, 1), _counter(0, size)], [0, 1], \
-                    Access.VECTOR, 1
+                ctrs = [_counter(0, 1), _counter(0, slab), _counter(0, slabs)]
+                strides, swap, mode, vec = [0, 1, 0], 2, Access.VECTOR, 1
             else:
-                ctrs, strides, mode, vec = [_counter(0, size)], [1], Access.SCALAR, 0
-            wr = {"mode": mode, "vec": vec, "base": 0, "swap": p.counters,
+                ctrs = [_counter(0, slab), _counter(0, slabs)]
+                strides, swap, mode, vec = [1, 0], 1, Access.SCALAR, 0
+            if split is None:
+                swap = p.counters
+            wr = {"mode": mode, "vec": vec, "base": 0, "swap": swap,
                   "counters": _pad(ctrs, p.counters, _counter(0, 1)),
                   "strides": _pad(strides, p.counters, 0)}
             self.connect(stream.source, (name, "vin" if stream.network == "vector" else "sin"),
                          stream.network, f"net.{o.tensor}")
-        live = kernel.loops[o.level:]
         ctrs, strides = [], []
         for k, lp in enumerate(live):
             s = o.strides[lp.dim]
+            if split is not None and k >= split[0]:
+                s = 0               # the outer loops move through slabs: buffer swaps
             if lp.vector and k == 0 and o.kind == "vector":
                 ctrs.append(_counter(0, lp.extent))
                 strides.append(s)
@@ -562,11 +624,13 @@ class _Lowerer:
                 raise CompileError(f"address stride {s} of tensor {o.tensor!r} does not fit "
                                    f"the PMU address generator", node=kernel.name)
         rd = {"mode": Access.VECTOR if o.kind == "vector" else Access.SCALAR, "vec": vec,
-              "base": o.offset, "swap": p.counters,
+              "base": o.offset, "swap": p.counters if split is None else split[0],
               "counters": _pad(ctrs, p.counters, _counter(0, 1)),
               "strides": _pad(strides, p.counters, 0)}
-        cfg = {"enable": 1, "double": 0, "init_full": 1 if init else 0, "wr": wr, "rd": rd}
-        self.pmus[name] = PmuPlan(name, cfg, init, size, kernel.name)
+        cfg = {"enable": 1, "double": 0 if split is None else 1,
+               "init_full": 1 if init else 0, "wr": wr, "rd": rd}
+        self.pmus[name] = PmuPlan(name, cfg, init, size if split is None else 2 * split[1],
+                                  kernel.name)
         return (name, "vout" if o.kind == "vector" else "sout")
 
     def pick_stream(self, tensor):

@@ -57,10 +57,13 @@ def test_matmul_uses_lane_accumulators_and_pmus():
     assert kernel_lines(lowered(g)) == [
         "kernel matmul0 [3, 10] loops[d1:5 d2:10v d0:3] lane-add body mul($0, $1) operands "
         "$0=A(s)@0[5, 1, 0]/L0, $1=B@0[0, 10, 1]/L0 -> rows on pcu:matmul0",
-        "pmu pmu0:A for matmul0: words=15 wr=vector[0:5:1,0:3:1,0:1:1 vec] base=0 "
-        "strides=[1, 5, 0] rd=scalar[0:5:1,0:2:1,0:3:1] base=0 strides=[1, 0, 5]",
+        # A is read row by row, each row N/lanes times: double-buffered, one row a slab
+        "pmu pmu0:A for matmul0: words=10 double wr=vector[0:5:1,0:1:1,0:3:1 vec] base=0 "
+        "strides=[1, 5, 0] swap=2 rd=scalar[0:5:1,0:2:1,0:3:1] base=0 strides=[1, 0, 0] "
+        "swap=2",
         "pmu pmu1:B for matmul0: words=50 wr=vector[0:10:1,0:5:1,0:1:1 vec] base=0 "
-        "strides=[1, 10, 0] rd=vector[0:5:1,0:2:1,0:3:1] base=0 strides=[10, 8, 0]"]
+        "strides=[1, 10, 0] swap=3 rd=vector[0:5:1,0:2:1,0:3:1] base=0 strides=[10, 8, 0] "
+        "swap=3"]
 
 
 def test_conv1d_reads_unaligned_windows_and_constant_weights():
@@ -121,6 +124,21 @@ def test_long_expression_is_partitioned_over_pcus():
     # only the last part reduces
     assert [low.pcus[n].config["acc"]["mode"] for n in names] == \
         [AccMode.NONE, AccMode.NONE, AccMode.TREE]
+
+
+def test_streamed_rows_larger_than_a_pmu_are_double_buffered():
+    g = examples.load("gemm").build(m=96, k=32, n=32)     # A: 3072 words > 2048
+    low = lowered(g)
+    a = next(p for n, p in low.pmus.items() if n.endswith(":A"))
+    assert a.config["double"] == 1 and a.words == 64
+    assert a.config["wr"]["swap"] == 2 and a.config["rd"]["swap"] == 2
+
+
+def test_error_slab_capacity():
+    g = examples.load("gemm").build(m=4, k=200, n=8)      # one row of A: 200 > 256/2
+    with pytest.raises(CompileError, match=r"^node 'matmul0': tensor 'A' is read in slabs of "
+                                           r"200 words; a double-buffered PMU holds two of 128$"):
+        lowered(g, TINY)
 
 
 def test_error_pmu_capacity():
@@ -185,9 +203,10 @@ def test_gemv_reads_constant_weights_and_replays_x():
         "kernel gemv0 [3] loops[d1:4v d0:3] tree-add body mul($0, $1) operands "
         "$0=W@0[4, 1]/L0, $1=x@0[0, 1]/L0 -> lane0 on pcu:gemv0",
         "pmu pmu0:W for gemv0: words=12 wr=off rd=vector[0:4:1,0:3:1,0:1:1 vec] base=0 "
-        "strides=[1, 4, 0] init=12",
+        "strides=[1, 4, 0] swap=3 init=12",
         "pmu pmu1:x for gemv0: words=4 wr=vector[0:4:1,0:1:1,0:1:1 vec] base=0 "
-        "strides=[1, 4, 0] rd=vector[0:4:1,0:3:1,0:1:1 vec] base=0 strides=[1, 0, 0]"]
+        "strides=[1, 4, 0] swap=3 rd=vector[0:4:1,0:3:1,0:1:1 vec] base=0 strides=[1, 0, 0] "
+        "swap=3"]
 
 
 def test_linear_transposes_constant_weights_at_compile_time():
