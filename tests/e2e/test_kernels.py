@@ -23,13 +23,10 @@ def compiled(name, size):
     return compile_graph(mod.build(**mod.SIZES[size]), SMALL)
 
 
-# Icarus runs the fabric at about a fifth of Verilator's speed: it gets the small size
-# with and without stalls, and the default size without.
 CASES = [(sim, size, stall)
          for sim in ("verilator", "icarus")
          for size in ("small", "default")
-         for stall in (False, True)
-         if not (sim == "icarus" and size == "default" and stall)]
+         for stall in (False, True)]
 
 
 @pytest.mark.parametrize("sim,size,stall", CASES, ids=[f"{a}-{b}-{'stall' if c else 'free'}"
