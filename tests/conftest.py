@@ -1,8 +1,7 @@
 """Shared test settings.
 
 Property-based tests draw a fixed pseudo-random set of examples (``derandomize``), so a
-run on CI tries exactly the examples a developer's run tried; change the examples by
-running with ``--hypothesis-seed``.
+run on CI tries exactly the examples a developer's run tried.
 """
 
 from hypothesis import settings
