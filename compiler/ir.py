@@ -823,10 +823,8 @@ def _node_text(node):
 # -- handles ----------------------------------------------------------------------------
 
 class _Operators:
-    """Python operators mapped to fabric ops; ``>>`` is arithmetic (``sra``)."""
-
-    def _op(self, op, *args):
-        raise NotImplementedError
+    """Python operators mapped to fabric ops; ``>>`` is arithmetic (``sra``). Classes
+    that mix this in define ``_op(op, *args)``, which builds the operation."""
 
     def __add__(self, o): return self._op("add", self, o)
     def __radd__(self, o): return self._op("add", o, self)
