@@ -212,13 +212,13 @@ def cmd_run(args):
     for name, value in (("--backpressure", args.backpressure), ("--idle", args.idle)):
         if not 0.0 <= value < 1.0:
             raise CliError(f"{name} must be in [0, 1), not {value!r}")
-    print(f"simulating {args.bitstream} ({manifest.graph}, fabric {manifest.fabric_name}) "
-          f"on {args.sim}; the first run on a fabric builds its model, which takes a "
-          f"minute or two...", file=sys.stderr, flush=True)
+    print(f"running {args.bitstream} ({manifest.graph}, fabric {manifest.fabric_name}) "
+          f"on {args.sim}", file=sys.stderr, flush=True)
     try:
         run = run_program(blob, manifest, tensors, fabric=args.fabric, sim=args.sim,
                           idle=args.idle, backpressure=args.backpressure, seed=args.seed,
-                          wave=args.wave, build_root=args.build_dir)
+                          wave=args.wave, build_root=args.build_dir,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
     except RunError as e:
         raise CliError(str(e)) from None
     except SimulationError as e:

@@ -6,6 +6,7 @@ Verilog; :func:`sim.golden.run_graph` computes what the outputs must be from the
 the manifest carries.
 """
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,8 +75,11 @@ def fabric_of(bitstream, manifest, fabric=None):
 
 def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
-                timeout_cycles=None):
+                timeout_cycles=None, progress=None):
     """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
+
+    ``progress``, if given, is called with a line of text as each phase (model build,
+    Verilog generation included; simulation) begins and ends.
 
     Raises :class:`RunError` for a program that cannot run as given, and
     :class:`sim.runner.SimulationError` when the simulation fails."""
@@ -95,9 +99,24 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     if timeout_cycles is None:
         timeout_cycles = int((10 * manifest.ideal_cycles + 20_000) /
                              ((1 - idle) * (1 - backpressure)))
-    result = Runner(p, sim, build_root).run(bitstream, inputs, expect, idle=idle,
-                                           backpressure=backpressure, seed=seed, wave=wave,
-                                           timeout_cycles=timeout_cycles)
+    runner = Runner(p, sim, build_root)
+    say = progress or (lambda line: None)
+    if wave is not None:
+        waves = str(wave).rsplit(".", 1)[-1]
+        waves = waves if waves in ("fst", "vcd") else None
+    else:
+        waves = None
+    say(f"{sim} model of fabric {p.name!r}: building unless cached (a first build "
+        f"generates the Verilog and compiles it, a minute or more)...")
+    t0 = time.monotonic()
+    runner.build(waves=waves)
+    say(f"  ready in {time.monotonic() - t0:.0f} s; simulating "
+        f"{sum(len(v) for v in inputs.values())} input and {sum(expect.values())} output "
+        f"vectors...")
+    t0 = time.monotonic()
+    result = runner.run(bitstream, inputs, expect, idle=idle, backpressure=backpressure,
+                        seed=seed, wave=wave, timeout_cycles=timeout_cycles)
+    say(f"  simulated {result.cycles} cycles in {time.monotonic() - t0:.0f} s")
     if result.cfg_error:
         raise RunError(f"the fabric refused the bitstream (cfg_error {result.cfg_error})")
     outputs = {spec.name: unpack(result.outputs[spec.port], spec.shape, spec.order, p.lanes)
