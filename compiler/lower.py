@@ -121,6 +121,7 @@ class Kernel:
     mode: AccMode
     op: ReduceOp = ReduceOp.ADD
     order: str = "rows"         # order of the output stream
+    lanes: int = 1              # of the fabric (vector loops count in vectors)
     pcus: list = field(default_factory=list)
 
     @property
@@ -445,8 +446,7 @@ class _Lowerer:
         expr = _remap(expr, arg_map)
 
         kernel = Kernel(name, out_shape, domain, expr, operands, loops, mode,
-                        op if op is not None else ReduceOp.ADD, order)
-        kernel.lanes = self.lanes
+                        op if op is not None else ReduceOp.ADD, order, self.lanes)
         vloop = next(lp for lp in loops if lp.vector)
         for o in operands:
             if isinstance(self.g.nodes.get(o.tensor), Iota):

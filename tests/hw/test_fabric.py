@@ -55,3 +55,15 @@ def test_summary_counts_units_and_words():
     assert s.units == {"pcu": 8, "pmu": 8, "switch": 25}
     assert s.bitstream_words == 450
     assert "bitstream words (every unit and switch): 450" in s.to_text()
+
+
+def test_inline_and_shared_fabrics_are_the_same_hardware():
+    """The Amaranth back end of the fabric structure, every unit inline, has the
+    flip-flops and memory the generated Verilog counts (modules x instances)."""
+    from amaranth.back import rtlil
+    from hw.generate import _netlist_counts
+    p = load_fabric("tiny")
+    inline = _netlist_counts(rtlil.convert(Fabric(p, shared=False), name="top",
+                                           emit_src=False))
+    _, summary = generate_verilog(p)
+    assert inline == (summary.flip_flops, summary.memory_bits)
