@@ -64,9 +64,6 @@ def bench_verilog():
 
 def bench_compile():
     import examples
-    from compiler.compile import compile_graph
-    from hw.params import load_fabric
-    small = load_fabric("small")
     rows = []
     for name in examples.KERNELS:
         code = (f"import json, time, resource, examples; from compiler.compile import "

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from amaranth.hdl import Shape
-from amaranth.lib import data
 
 from hw.format import CfgError, HEADER_WORDS, MAGIC, RECORD_HEADER, RecordKind, VERSION
 from hw.interconnect import interconnect, switch_layout

@@ -2,9 +2,6 @@
 
 from dataclasses import dataclass
 
-import numpy as np
-from amaranth.lib import data
-
 from hw.format import RecordKind
 from hw.interconnect import interconnect, switch_layout, NETWORKS
 from hw.layouts import pcu_layout, pmu_layout

@@ -17,7 +17,7 @@ from hw.interconnect import interconnect, switch_layout
 from hw.layouts import pcu_layout, pmu_layout
 from hw.params import PRESETS, UnitKind, load_fabric
 from .bitstream import Bitstream, Record, decode, encode, words_of, bits_of
-from .errors import CompileError, BitstreamError
+from .errors import CompileError
 
 __all__ = ["disassemble", "assemble", "find_fabric", "leaf_fields"]
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.layouts import Src, AccMode, OutSrc, Access
-from hw.ops import Op, ReduceOp, OP_TABLE
+from hw.ops import Op, ReduceOp
 from .errors import CompileError
 from .ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call,
                  contiguous_strides, expr_text)
 from .netlist import VUnit, Net, Netlist
+from .passes import compose_views
 
 __all__ = ["Stream", "Operand", "Kernel", "PcuPlan", "PmuPlan", "Lowered", "lower"]
 
@@ -162,9 +163,7 @@ def _stream_seq(stream, lanes):
         starts = [(r * width + c, min(lanes, width - c))
                   for r in range(rows) for c in range(0, width, lanes)]
         return starts
-    if stream.order == "lane0":
-        return [(i, 1) for i in range(size)]
-    return [(i, 1) for i in range(size)]
+    return [(i, 1) for i in range(size)]     # lane0 and scalar: one element a transfer
 
 
 def _operand_seq(op, loops, lanes):
@@ -246,44 +245,17 @@ def _slab_split(o, live, lanes, shape, order):
 
 def _resolve(g, name, types):
     """Follow Views down to a non-View node: returns (base name, offset, strides) so that
-    element ``idx`` of ``name`` is ``base.flat[offset + sum(idx * strides)]``."""
+    element ``idx`` of ``name`` is ``base.flat[offset + sum(idx * strides)]``.
+    Raises :class:`_NotAffine` when stacked views do not compose into one."""
     node = g.nodes.get(name)
-    shape = types[name].shape
-    if isinstance(node, View):
-        base, off, strides = _resolve(g, node.input, types)
-        inner_shape = types[node.input].shape
-        inner_c = contiguous_strides(inner_shape) if inner_shape else ()
-        # node.offset / node.strides are flat element offsets into the input
-        # express them with the input's own (base) mapping: flat -> multi-index -> base
-        new_off = off + _flat_to_base(node.offset, inner_shape, strides)
-        new_strides = tuple(_flat_delta_to_base(s, inner_shape, strides, node.offset)
-                            for s in node.strides)
-        return base, new_off, new_strides
-    return name, 0, contiguous_strides(shape) if shape else ()
-
-
-def _flat_to_base(flat, shape, strides):
-    if not shape:
-        return 0
-    idx = np.unravel_index(flat, shape)
-    return int(sum(int(i) * s for i, s in zip(idx, strides)))
-
-
-def _flat_delta_to_base(delta, shape, strides, offset):
-    # Exact when the input is itself contiguous over its base (the common case). For a
-    # non-contiguous input, an affine composition exists only when the delta lands on
-    # a single dimension; otherwise the caller materializes.
-    if not shape:
-        return 0
-    if tuple(strides) == contiguous_strides(shape):
-        return delta
-    c = contiguous_strides(shape)
-    if delta == 0:
-        return 0
-    for d, cs in enumerate(c):
-        if delta % cs == 0 and delta // cs < shape[d] and abs(delta) < cs * shape[d]:
-            return (delta // cs) * strides[d]
-    raise _NotAffine()
+    if not isinstance(node, View):
+        shape = types[name].shape
+        return name, 0, contiguous_strides(shape) if shape else ()
+    while isinstance(g.nodes.get(node.input), View):
+        node = compose_views(node, g.nodes[node.input])
+        if node is None:
+            raise _NotAffine()
+    return node.input, node.offset, tuple(node.strides)
 
 
 class _NotAffine(Exception):
@@ -692,7 +664,6 @@ class _Lowerer:
         while len(stages) < p.stages:
             stages.append({"op": Op.PASS, "src": [_src(Src.REG, part.result)] + [_src(Src.ZERO)] * 2,
                            "imm": 0, "dest": part.result})
-        n_loops = len(kernel.loops)
         acc = {"mode": AccMode.NONE, "op": ReduceOp.ADD, "src": part.result, "reset": 1}
         vout = {"enable": 1, "src": OutSrc.REG, "reg": part.result, "level": 0}
         sout = {"enable": 0, "src": OutSrc.REG, "reg": part.result, "level": 0}

@@ -13,7 +13,7 @@ Passes never modify their input graph. Each result prints with
 from hw.ops import Op, ReduceOp
 from .errors import CompileError
 from .ir import (Arg, Imm, Call, Input, View, Map, Reduce, Composite, Graph,
-                 check_name, check_dtype, contiguous_strides, operands)
+                 check_name, contiguous_strides)
 
 __all__ = ["infer", "decompose", "fuse", "pipeline", "compose_views"]
 

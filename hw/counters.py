@@ -1,6 +1,6 @@
 """Counter chain: the iteration engine of PCUs and PMU address generators."""
 
-from amaranth.hdl import Module, Signal, Array, Const, signed
+from amaranth.hdl import Module, Signal, Const, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -10,7 +10,8 @@ generation of large fabrics fast.
 
 from dataclasses import dataclass, field
 
-from amaranth.hdl import Module, Signal, Cat, ClockSignal, ResetSignal, Instance, ValueCastable
+from amaranth.hdl import (Module, Signal, Cat, ClockSignal, ResetSignal, Instance, Shape,
+                          ValueCastable)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -207,9 +208,7 @@ def _stand_in(component):
 def fabric_structure(p):
     """The fabric as instances and wires (see the module docstring)."""
     ic = interconnect(p)
-    wires = {name: member.shape.width if hasattr(member.shape, "width") else member.shape
-             for name, member in wiring.Signature(top_ports(p)).members.items()}
-    wires = {name: (w if isinstance(w, int) else w.width) for name, w in wires.items()}
+    wires = {name: Shape.cast(member.shape).width for name, member in top_ports(p).items()}
     insts = []
 
     control = Inst("control", "terrazzo_control", lambda: FabricControl(p),

@@ -14,7 +14,7 @@ import numpy as np
 from compiler.disasm import find_fabric
 from compiler.errors import CompileError
 from compiler.jsonio import graph_from_json
-from compiler.manifest import Manifest, ManifestError, pack, unpack
+from compiler.manifest import ManifestError, pack, unpack
 from .golden import run_graph
 from .runner import Runner
 
