@@ -39,7 +39,7 @@ bench: setup
 	$(RUN) $(PY) bench/run.py
 
 lint: setup
-	$(PY) -m compileall -q hw compiler sim tests bench
+	$(PY) -m compileall -q hw compiler sim terrazzo tests bench
 	$(RUN) $(PY) -m pytest -q tests/hw/test_fabric.py -k lint
 
 clean:

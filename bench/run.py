@@ -1,7 +1,7 @@
 """Terrazzo benchmarks: ``make bench`` (or ``python bench/run.py [SECTION ...]``).
 
 Sections: ``verilog`` (generation time and peak memory per preset), ``compile``
-(every example on small; synthetic graphs on plasticine), ``sim`` (Verilator build
+(every suite kernel on small; synthetic graphs on plasticine), ``sim`` (Verilator build
 time of small, cycles vs ideal and simulation speed per kernel, size and simulator).
 Figures are measured on this machine when run; nothing here is a pass/fail test.
 """
@@ -63,11 +63,12 @@ def bench_verilog():
 
 
 def bench_compile():
-    import examples
+    from terrazzo import kernels
     rows = []
-    for name in examples.KERNELS:
-        code = (f"import json, time, resource, examples; from compiler.compile import "
-                f"compile_graph; from hw.params import load_fabric; m = examples.load('{name}'); "
+    for name in kernels.KERNELS:
+        code = (f"import json, time, resource; from compiler.compile import compile_graph; "
+                f"from hw.params import load_fabric; from terrazzo import kernels; "
+                f"m = kernels.load('{name}'); "
                 f"g = m.build(**m.SIZES['default']); t = time.monotonic(); "
                 f"r = compile_graph(g, load_fabric('small')); "
                 f"print(json.dumps([time.monotonic() - t, "
@@ -101,11 +102,11 @@ def bench_compile():
 
 def bench_sim():
     import numpy as np
-    import examples
     from compiler.compile import compile_graph
     from hw.params import load_fabric
     from sim.execute import compare, golden_outputs, run_program
     from sim.runner import Runner
+    from terrazzo import kernels
 
     p = load_fabric("small")
     with tempfile.TemporaryDirectory(prefix="terrazzo-bench-") as tmp:
@@ -116,8 +117,8 @@ def bench_sim():
           ("fabric", "seconds"), [("small", f"{fresh:.0f}")])
 
     rows = []
-    for name in examples.KERNELS:
-        mod = examples.load(name)
+    for name in kernels.KERNELS:
+        mod = kernels.load(name)
         for size_name in ("small", "default"):
             size = mod.SIZES[size_name]
             label = ",".join(f"{k}={v}" for k, v in size.items())

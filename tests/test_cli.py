@@ -1,5 +1,6 @@
 """The terrazzo command line: outputs, and clean one-line errors with no partial files."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -7,16 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from terrazzo import kernels
+
+KERNELS = Path(kernels.__file__).parent
+# the folder that holds the `terrazzo` package this process imported (a checkout or
+# site-packages): put first on the child's path, the CLI under test is that same code
+SOURCE = KERNELS.parents[1]
 
 
 def terrazzo(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "compiler.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True)
+    path = os.pathsep.join(filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "terrazzo", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
 
 
 def test_compile_disasm_asm_round_trip(tmp_path):
-    r = terrazzo("compile", ROOT / "examples" / "dot.py", "-o", tmp_path / "dot.tzb",
+    r = terrazzo("compile", KERNELS / "dot.py", "-o", tmp_path / "dot.tzb",
                  "--report-png", tmp_path / "dot.png", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "ideal cycles 512" in r.stdout and "PCU     1 / 8" in r.stdout
@@ -32,7 +39,7 @@ def test_compile_disasm_asm_round_trip(tmp_path):
 
 
 def test_compile_json_twin(tmp_path):
-    r = terrazzo("compile", ROOT / "examples" / "gemm.json", "--fabric", "plasticine",
+    r = terrazzo("compile", KERNELS / "gemm.json", "--fabric", "plasticine",
                  "-o", tmp_path / "gemm.tzb", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "fabric 'plasticine'" in r.stdout
@@ -59,10 +66,11 @@ def test_compile_json_twin(tmp_path):
 ])
 def test_errors_are_one_line_and_leave_no_file(tmp_path, args, message):
     (tmp_path / "bad.py").write_text("from compiler.ir import Graph\ng = Graph(\n")
-    (tmp_path / "big.py").write_text("import examples\ngraph = examples.load('gemv').build()\n")
+    (tmp_path / "big.py").write_text("from terrazzo import kernels\n"
+                                     "graph = kernels.load('gemv').build()\n")
     (tmp_path / "junk.tzb").write_bytes(b"junk" * 8)
     (tmp_path / "bad.toml").write_text("lanez = 3\n")
-    (tmp_path / "g.json").write_text((ROOT / "examples" / "dot.json").read_text())
+    (tmp_path / "g.json").write_text((KERNELS / "dot.json").read_text())
     before = set(tmp_path.iterdir())
     r = terrazzo(*args, cwd=tmp_path)
     assert r.returncode == 1
@@ -72,7 +80,7 @@ def test_errors_are_one_line_and_leave_no_file(tmp_path, args, message):
 
 
 def test_run_refuses_mismatched_inputs_before_simulating(tmp_path):
-    r = terrazzo("compile", ROOT / "examples" / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
+    r = terrazzo("compile", KERNELS / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
     assert r.returncode == 0
     np.savez(tmp_path / "in.npz", a=np.zeros(10, np.int32), b=np.zeros(4096, np.int32))
     r = terrazzo("run", "dot.tzb", "--inputs", "in.npz", "--build-dir", tmp_path / "b",
@@ -89,7 +97,7 @@ def test_run_refuses_mismatched_inputs_before_simulating(tmp_path):
 
 
 def test_run_refuses_a_bitstream_for_another_fabric(tmp_path):
-    r = terrazzo("compile", ROOT / "examples" / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
+    r = terrazzo("compile", KERNELS / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
     assert r.returncode == 0
     np.savez(tmp_path / "in.npz", a=np.zeros(4096, np.int32), b=np.zeros(4096, np.int32))
     r = terrazzo("run", "dot.tzb", "--inputs", "in.npz", "--fabric", "tiny",

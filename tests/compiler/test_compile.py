@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import examples
 from compiler.bitstream import decode, encode
 from compiler.compile import compile_graph
 from compiler.disasm import assemble, disassemble
@@ -16,16 +15,17 @@ from compiler.errors import CompileError
 from compiler.ir import Graph
 from compiler.manifest import Manifest
 from hw.params import load_fabric
+from terrazzo import kernels
 
 SMALL = load_fabric("small")
 PLASTICINE = load_fabric("plasticine")
 
 
 @pytest.mark.parametrize("fabric", ["small", "plasticine"])
-@pytest.mark.parametrize("name", examples.KERNELS)
+@pytest.mark.parametrize("name", kernels.KERNELS)
 def test_example_compiles_and_round_trips(name, fabric):
     p = load_fabric(fabric)
-    mod = examples.load(name)
+    mod = kernels.load(name)
     result = compile_graph(mod.build(**mod.SIZES["default"]), p)
     blob = result.bitstream
     assert encode(decode(blob, p)) == blob
@@ -38,19 +38,19 @@ def test_example_compiles_and_round_trips(name, fabric):
 def test_json_twin_compiles_to_the_same_bitstream():
     from compiler.jsonio import load_graph
     from pathlib import Path
-    for name in examples.KERNELS:
-        mod = examples.load(name)
-        twin = load_graph(Path(examples.__file__).parent / f"{name}.json")
+    for name in kernels.KERNELS:
+        mod = kernels.load(name)
+        twin = load_graph(Path(kernels.__file__).parent / f"{name}.json")
         built = mod.build(**mod.SIZES["default"])
         assert twin == built, name
         assert compile_graph(twin, SMALL).bitstream == compile_graph(built, SMALL).bitstream
 
 
 def test_deterministic_across_processes():
-    code = ("import examples, hashlib; from compiler.compile import compile_graph; "
-            "from hw.params import load_fabric; "
-            "print(hashlib.sha256(b''.join(compile_graph(examples.load(n).build(), "
-            "load_fabric('small')).bitstream for n in examples.KERNELS)).hexdigest())")
+    code = ("import hashlib; from compiler.compile import compile_graph; "
+            "from hw.params import load_fabric; from terrazzo import kernels; "
+            "print(hashlib.sha256(b''.join(compile_graph(kernels.load(n).build(), "
+            "load_fabric('small')).bitstream for n in kernels.KERNELS)).hexdigest())")
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout
             for seed in (1, 2)}
@@ -108,7 +108,7 @@ def test_disasm_of_random_bytes_is_a_clean_error(blob):
 @settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_disasm_of_mutated_bitstreams_is_a_clean_error_or_text(data):
-    blob = bytearray(compile_graph(examples.load("dot").build(n=64), SMALL).bitstream)
+    blob = bytearray(compile_graph(kernels.load("dot").build(n=64), SMALL).bitstream)
     for _ in range(data.draw(st.integers(1, 4))):
         i = data.draw(st.integers(0, len(blob) - 1))
         blob[i] ^= 1 << data.draw(st.integers(0, 7))

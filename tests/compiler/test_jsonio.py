@@ -6,6 +6,7 @@ import json
 import pathlib
 import re
 
+import jsonschema
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -65,7 +66,6 @@ def test_schema_file_matches():
 
 
 def test_schema_accepts_documents():
-    jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     jsonschema.validate(graph_to_json(rich_graph()), SCHEMA)
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import examples
 from compiler.compile import compile_graph
 from compiler.errors import CompileError
 from compiler.ir import Graph
@@ -11,6 +10,7 @@ from compiler.lower import lower
 from compiler.passes import pipeline
 from hw.layouts import AccMode, Src
 from hw.params import load_fabric
+from terrazzo import kernels
 
 SMALL = load_fabric("small")
 TINY = load_fabric("tiny")
@@ -108,7 +108,7 @@ def test_fold_adds_its_init_in_a_second_kernel():
 
 
 def test_iota_reads_the_counter():
-    g = examples.load("sum_squares").build(n=50)
+    g = kernels.load("sum_squares").build(n=50)
     low = lowered(g)
     cfg = next(iter(low.pcus.values())).config
     assert cfg["stages"][0]["src"][0] == {"kind": Src.CTR, "index": 0}
@@ -116,7 +116,7 @@ def test_iota_reads_the_counter():
 
 
 def test_long_expression_is_partitioned_over_pcus():
-    g = examples.load("tpch_q6").build(n=64)
+    g = kernels.load("tpch_q6").build(n=64)
     low = lowered(g)
     names = sorted(low.pcus)
     assert names == ["pcu:reduce0/0", "pcu:reduce0/1", "pcu:reduce0/2"]
@@ -127,7 +127,7 @@ def test_long_expression_is_partitioned_over_pcus():
 
 
 def test_streamed_rows_larger_than_a_pmu_are_double_buffered():
-    g = examples.load("gemm").build(m=96, k=32, n=32)     # A: 3072 words > 2048
+    g = kernels.load("gemm").build(m=96, k=32, n=32)     # A: 3072 words > 2048
     low = lowered(g)
     a = next(p for n, p in low.pmus.items() if n.endswith(":A"))
     assert a.config["double"] == 1 and a.words == 64
@@ -135,21 +135,21 @@ def test_streamed_rows_larger_than_a_pmu_are_double_buffered():
 
 
 def test_error_slab_capacity():
-    g = examples.load("gemm").build(m=4, k=200, n=8)      # one row of A: 200 > 256/2
+    g = kernels.load("gemm").build(m=4, k=200, n=8)      # one row of A: 200 > 256/2
     with pytest.raises(CompileError, match=r"^node 'matmul0': tensor 'A' is read in slabs of "
                                            r"200 words; a double-buffered PMU holds two of 128$"):
         lowered(g, TINY)
 
 
 def test_error_pmu_capacity():
-    g = examples.load("gemv").build(m=32, k=64)
+    g = kernels.load("gemv").build(m=32, k=64)
     with pytest.raises(CompileError, match=r"^node 'gemv0': tensor 'W' needs 2048 words in a "
                                            r"PMU; a PMU holds 256$"):
         lowered(g, TINY)
 
 
 def test_error_too_many_inputs():
-    g = examples.load("fused_relu").build(n=16)
+    g = kernels.load("fused_relu").build(n=16)
     with pytest.raises(CompileError, match=r"^node 'b': the graph has more inputs than the "
                                            r"fabric's 2 input ports$"):
         lowered(g, TINY)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.suite import SUITE_FABRICS, suite_files
+from terrazzo.suite import SUITE_FABRICS, suite_files
 
 ROOT = Path(__file__).resolve().parents[2] / "bitstreams"
 

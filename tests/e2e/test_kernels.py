@@ -7,10 +7,10 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-import examples
 from compiler.compile import compile_graph
 from hw.params import load_fabric
 from sim.execute import compare, golden_outputs, run_program
+from terrazzo import kernels
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
@@ -19,7 +19,7 @@ SMALL = load_fabric("small")
 
 @lru_cache(maxsize=None)
 def compiled(name, size):
-    mod = examples.load(name)
+    mod = kernels.load(name)
     return compile_graph(mod.build(**mod.SIZES[size]), SMALL)
 
 
@@ -31,9 +31,9 @@ CASES = [(sim, size, stall)
 
 @pytest.mark.parametrize("sim,size,stall", CASES, ids=[f"{a}-{b}-{'stall' if c else 'free'}"
                                                         for a, b, c in CASES])
-@pytest.mark.parametrize("name", examples.KERNELS)
+@pytest.mark.parametrize("name", kernels.KERNELS)
 def test_kernel_matches_golden_model(name, sim, size, stall):
-    mod = examples.load(name)
+    mod = kernels.load(name)
     result = compiled(name, size)
     seed = sum(map(ord, name + size)) + stall
     tensors = mod.inputs(np.random.default_rng(seed), **mod.SIZES[size])

@@ -1,4 +1,4 @@
-"""Rewrite the JSON twin of every example kernel: ``python -m examples``."""
+"""Rewrite the JSON twin of every kernel: ``python -m terrazzo.kernels``."""
 
 from pathlib import Path
 

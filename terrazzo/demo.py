@@ -6,23 +6,24 @@ import time
 
 import numpy as np
 
+from compiler.compile import compile_graph
+from compiler.errors import CompileError
+from hw.params import load_fabric
+from sim.execute import RunError, compare, golden_outputs, run_program
+from sim.runner import Runner, SimulationError
+
+from .kernels import KERNELS, load
+
 __all__ = ["run_demo"]
 
 
 def run_demo(*, sim="verilator", fabric="small", build_root="build", kernels=(), out=sys.stdout):
-    import examples
-    from hw.params import load_fabric
-    from sim.execute import RunError, compare, golden_outputs, run_program
-    from sim.runner import Runner, SimulationError
-    from .compile import compile_graph
-    from .errors import CompileError
-
     p = load_fabric(fabric)
-    names = list(kernels) or list(examples.KERNELS)
-    unknown = [n for n in names if n not in examples.KERNELS]
+    names = list(kernels) or list(KERNELS)
+    unknown = [n for n in names if n not in KERNELS]
     if unknown:
         print(f"terrazzo: error: unknown kernel {unknown[0]!r} (known: "
-              f"{', '.join(examples.KERNELS)})", file=sys.stderr)
+              f"{', '.join(KERNELS)})", file=sys.stderr)
         return 1
     t0 = time.monotonic()
     print(f"building the {p.name} fabric for {sim} (cached under {build_root}/ after the "
@@ -35,7 +36,7 @@ def run_demo(*, sim="verilator", fabric="small", build_root="build", kernels=(),
     print("-" * len(header), file=out)
     failures = skipped = 0
     for name in names:
-        mod = examples.load(name)
+        mod = load(name)
         size = mod.SIZES["default"]
         label = ",".join(f"{k}={v}" for k, v in size.items())
         try:

@@ -1,4 +1,9 @@
-"""The ``terrazzo`` command line."""
+"""The ``terrazzo`` command line.
+
+The one layer above ``hw``, ``compiler`` and ``sim``. Modules that pull in Amaranth,
+NumPy or cocotb are imported inside the command that needs them: importing them all up
+front makes ``terrazzo --help`` take 0.4 s instead of 0.06 s.
+"""
 
 import argparse
 import os
@@ -6,6 +11,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from compiler.errors import CompileError
+from hw.params import ParamsError, load_fabric
 
 __all__ = ["main", "atomic_write"]
 
@@ -34,7 +42,6 @@ def atomic_write(path, data):
 
 
 def _fabric(spec):
-    from hw.params import load_fabric, ParamsError
     try:
         return load_fabric(spec)
     except ParamsError as e:
@@ -55,50 +62,16 @@ def cmd_verilog(args):
     return 0
 
 
-def load_graph_file(path):
-    """A graph from a ``.json`` file or a ``.py`` file defining ``graph`` or ``build()``."""
-    from .errors import CompileError
-    from .ir import Graph
-    path = Path(path)
-    if not path.exists():
-        raise CliError(f"no such graph file: {str(path)!r}")
-    if path.suffix == ".json":
-        from .jsonio import load_graph
-        try:
-            return load_graph(path)
-        except CompileError as e:
-            raise CliError(f"{path}: {e}") from None
-    if path.suffix == ".py":
-        namespace = {"__name__": f"terrazzo_graph_{path.stem}", "__file__": str(path)}
-        try:
-            code = compile(path.read_text(), str(path), "exec")
-            exec(code, namespace)
-            graph = namespace.get("graph")
-            if graph is None and callable(namespace.get("build")):
-                graph = namespace["build"]()
-        except CompileError as e:
-            raise CliError(f"{path}: {e}") from None
-        except SyntaxError as e:
-            raise CliError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-        except Exception as e:
-            tb = e.__traceback__
-            line = None
-            while tb is not None:
-                if tb.tb_frame.f_code.co_filename == str(path):
-                    line = tb.tb_lineno
-                tb = tb.tb_next
-            where = f"{path}:{line}" if line else str(path)
-            raise CliError(f"{where}: {type(e).__name__}: {e}") from None
-        if not isinstance(graph, Graph):
-            raise CliError(f"{path} must define a Graph named 'graph' or a function build() "
-                           f"returning one")
-        return graph
-    raise CliError(f"graph file must end in .json or .py, not {str(path)!r}")
+def _load_graph(path):
+    from compiler.frontend import load_graph_file
+    try:
+        return load_graph_file(path)
+    except CompileError as e:
+        raise CliError(str(e)) from None
 
 
 def _compile(graph, p, seed):
-    from .compile import compile_graph
-    from .errors import CompileError
+    from compiler.compile import compile_graph
     try:
         return compile_graph(graph, p, seed=seed)
     except CompileError as e:
@@ -107,7 +80,7 @@ def _compile(graph, p, seed):
 
 def cmd_compile(args):
     p = _fabric(args.fabric)
-    graph = load_graph_file(args.graph)
+    graph = _load_graph(args.graph)
     out = Path(args.output) if args.output else Path(Path(args.graph).stem + ".tzb")
     if out.suffix != ".tzb":
         raise CliError(f"output file must end in .tzb, not {str(out)!r}")
@@ -119,14 +92,14 @@ def cmd_compile(args):
     elapsed = time.monotonic() - t0
     png = None
     if args.report_png:
-        from .draw import draw_placement
+        from compiler.draw import draw_placement
         png = draw_placement(p, result)
     atomic_write(out, result.bitstream)
     atomic_write(out.with_suffix(".json"), result.manifest.to_json())
     if png is not None:
         atomic_write(args.report_png, png)
     if args.print_ir:
-        from .passes import decompose, infer
+        from compiler.passes import decompose, infer
         print("# input graph\n" + graph.to_text())
         print("# after decompose\n" + infer(decompose(infer(graph))).to_text())
         print("# after fuse\n" + result.graph.to_text())
@@ -147,8 +120,7 @@ def _read(path):
 
 
 def cmd_disasm(args):
-    from .disasm import disassemble
-    from .errors import CompileError
+    from compiler.disasm import disassemble
     blob = _read(args.bitstream)
     try:
         text = disassemble(blob, args.fabric)
@@ -162,8 +134,7 @@ def cmd_disasm(args):
 
 
 def cmd_asm(args):
-    from .disasm import assemble
-    from .errors import CompileError
+    from compiler.disasm import assemble
     text = _read(args.text).decode("utf-8", errors="replace")
     try:
         blob = assemble(text, args.fabric)
@@ -175,7 +146,7 @@ def cmd_asm(args):
 
 
 def _load_program(path, manifest_path=None):
-    from .manifest import Manifest, ManifestError
+    from compiler.manifest import Manifest, ManifestError
     blob = _read(path)
     mpath = Path(manifest_path) if manifest_path else Path(path).with_suffix(".json")
     if not mpath.exists():
@@ -340,7 +311,3 @@ def main(argv=None):
         # the reader of our output went away (e.g. `| head`): nothing left to say
         sys.stderr.close()
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The kernel suite: one module per kernel, each with ``build(**size)`` returning a
 :class:`compiler.ir.Graph`, ``inputs(rng, **size)`` returning random input tensors,
 and ``SIZES`` (``"default"`` and ``"small"``, the two sizes the tests run). Every
-module has a JSON twin ``NAME.json`` of its default size (``python -m examples``
+module has a JSON twin ``NAME.json`` of its default size (``python -m terrazzo.kernels``
 rewrites them)."""
 
 import importlib
@@ -14,4 +14,4 @@ def load(name):
     """The module of kernel ``name``."""
     if name not in KERNELS:
         raise KeyError(f"unknown kernel {name!r} (known: {', '.join(KERNELS)})")
-    return importlib.import_module(f"examples.{name}")
+    return importlib.import_module(f"{__name__}.{name}")
