@@ -16,9 +16,10 @@ import os
 import re
 
 from hw.ops import OP_TABLE, OPS_BY_NAME, REDUCE_TABLE, REDUCE_BY_NAME
+from .composites import COMPOSITES
 from .errors import CompileError
 from .ir import (Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite,
-                 Graph, COMPOSITE_KINDS, DTYPES, INT32_MIN, INT32_MAX, operands)
+                 Graph, DTYPES, INT32_MIN, INT32_MAX, operands)
 
 __all__ = ["FORMAT", "VERSION", "SCHEMA", "load_graph", "save_graph", "graph_to_json",
            "graph_from_json", "expr_to_json", "expr_from_json"]
@@ -95,10 +96,10 @@ SCHEMA = {
                     "input": {"$ref": "#/$defs/name"}, "op": _RED, "axis": _AXIS,
                     "init": {"$ref": "#/$defs/int32"}}),
                 *(_node_schema(kind, ["inputs"], {
-                    "inputs": {"type": "array", "minItems": n, "maxItems": n,
+                    "inputs": {"type": "array", "minItems": op.arity, "maxItems": op.arity,
                                "items": {"$ref": "#/$defs/name"}},
                     "attrs": {"type": "object", "maxProperties": 0}})
-                  for kind, n in COMPOSITE_KINDS.items()),
+                  for kind, op in COMPOSITES.items()),
             ],
         },
     },
@@ -261,6 +262,8 @@ def expr_from_json(value, ptr="", depth=0):
                f"got {_describe(value)}")
 
 
+# The keys each pattern kind allows besides "name" and "kind"; composites allow
+# "inputs" and "attrs".
 _KEYS = {
     "input": {"shape", "dtype"},
     "iota": {"shape", "axis"},
@@ -270,8 +273,8 @@ _KEYS = {
     "reduce": {"input", "op", "axis"},
     "scan": {"input", "op", "axis"},
     "fold": {"input", "op", "axis", "init"},
-    **{kind: {"inputs", "attrs"} for kind in COMPOSITE_KINDS},
 }
+_COMPOSITE_KEYS = {"inputs", "attrs"}
 
 
 def _node_from_json(d, ptr):
@@ -279,8 +282,8 @@ def _node_from_json(d, ptr):
         _fail(ptr, f"expected a node object, got {_describe(d)}")
     name = _get(d, "name", ptr, None, _name)
     kind = _get(d, "kind", ptr, None)
-    _choice(kind, f"{ptr}/kind", [*_PATTERN_KINDS, *COMPOSITE_KINDS], "node kind")
-    extra = sorted(set(d) - {"name", "kind"} - _KEYS[kind])
+    _choice(kind, f"{ptr}/kind", [*_PATTERN_KINDS, *COMPOSITES], "node kind")
+    extra = sorted(set(d) - {"name", "kind"} - _KEYS.get(kind, _COMPOSITE_KEYS))
     if extra:
         _fail(f"{ptr}/{_escape(extra[0])}", f"unexpected key for a {kind} node")
 
@@ -315,7 +318,7 @@ def _node_from_json(d, ptr):
     if kind == "fold":
         return Fold(name, get("input", _name), get("op", red), get("axis", axis),
                     get("init", _int32))
-    n = COMPOSITE_KINDS[kind]
+    n = COMPOSITES[kind].arity
     inputs = get("inputs", lambda v, p: _list(v, p, _name, n, n))
     attrs = d.get("attrs", {})
     if not isinstance(attrs, dict):

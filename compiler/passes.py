@@ -10,10 +10,9 @@ Passes never modify their input graph. Each result prints with
 :meth:`~compiler.ir.Graph.to_text`.
 """
 
-from hw.ops import Op, ReduceOp
+from .composites import expand
 from .errors import CompileError
-from .ir import (Arg, Imm, Call, Input, View, Map, Reduce, Composite, Graph,
-                 check_name, contiguous_strides)
+from .ir import Arg, Call, Input, View, Map, Composite, Graph, check_name, contiguous_strides
 
 __all__ = ["infer", "decompose", "fuse", "pipeline", "compose_views"]
 
@@ -58,73 +57,20 @@ class _Namer:
         return name
 
 
-_MUL = Call(Op.MUL, (Arg(0), Arg(1)))
-_ADD = Call(Op.ADD, (Arg(0), Arg(1)))
-
-
-def _expand(node, g, fresh, out):
-    """Append the pattern nodes for composite ``node`` to ``out``."""
-    shapes = [g.type_of(n).shape for n in node.inputs]
-    name, ins = node.name, node.inputs
-
-    def view(suffix, src, shape, strides):
-        v = View(fresh(name, suffix), src, shape, 0, strides)
-        out.append(v)
-        return v.name
-
-    def dot(result, a, b):
-        """``result = sum over axis 1 of a * b``, both of ``shape``."""
-        m = Map(fresh(name, "mul"), (a, b), _MUL)
-        out.extend([m, Reduce(result, m.name, ReduceOp.ADD, 1)])
-
-    kind = node.kind
-    if kind == "matmul" or kind == "linear":
-        (m, k), n = shapes[0], shapes[1][1] if kind == "matmul" else shapes[1][0]
-        b = ins[1] if kind == "matmul" else view("wt", ins[1], (k, n), (1, k))
-        mm = name if kind == "matmul" else fresh(name, "mm")
-        dot(mm, view("a", ins[0], (m, k, n), (k, 1, 0)),
-            view("b", b, (m, k, n), (0, n, 1)))
-        if kind == "linear":
-            out.append(Map(name, (mm, view("bias", ins[2], (m, n), (0, 1))), _ADD))
-    elif kind == "gemv":
-        (m, k) = shapes[0]
-        dot(name, ins[0], view("x", ins[1], (m, k), (0, 1)))
-    elif kind == "conv1d":
-        (n,), (k,) = shapes
-        rows = n - k + 1
-        dot(name, view("x", ins[0], (rows, k), (1, 1)),
-            view("w", ins[1], (rows, k), (0, 1)))
-    elif kind == "relu":
-        out.append(Map(name, ins, Call(Op.MAX, (Arg(0), Imm(0)))))
-    elif kind == "outer":
-        (m,), (n,) = shapes
-        out.append(Map(name, (view("a", ins[0], (m, n), (1, 0)),
-                              view("b", ins[1], (m, n), (0, 1))), _MUL))
-    else:                                    # pragma: no cover - infer rejects it
-        raise CompileError(f"cannot decompose {kind!r}", name)
-
-
 def decompose(g):
     """Expand every :class:`~compiler.ir.Composite` into views, maps and reductions.
 
+    Each composite expands as its :data:`~compiler.composites.COMPOSITES` entry says.
     The composite's own name goes to the node computing its result, so outputs and
-    readers are unchanged; new nodes are named ``<composite>.<role>``:
-
-    * ``matmul(A[M,K], B[K,N])``: ``Reduce(add, Map(mul, View(A,[M,K,N],(K,1,0)),
-      View(B,[M,K,N],(0,N,1))), axis=1)``;
-    * ``linear(x, W, b)``: ``Map(add, matmul(x, View(W,[K,N],(1,K))),
-      View(b,[M,N],(0,1)))`` with the matmul expanded as above;
-    * ``gemv(W[M,K], x[K])``: ``Reduce(add, Map(mul, W, View(x,[M,K],(0,1))), axis=1)``;
-    * ``conv1d(x[N], w[K])``: ``Reduce(add, Map(mul, View(x,[N-K+1,K],(1,1)),
-      View(w,[N-K+1,K],(0,1))), axis=1)``;
-    * ``relu(x)``: ``Map(max($0, 0), x)``;
-    * ``outer(a[M], b[N])``: ``Map(mul, View(a,[M,N],(1,0)), View(b,[M,N],(0,1)))``.
+    readers are unchanged; new nodes are named ``<composite>.<role>``. For example
+    ``matmul(A[M,K], B[K,N])`` becomes ``Reduce(add, Map(mul, View(A,[M,K,N],(K,1,0)),
+    View(B,[M,K,N],(0,N,1))), axis=1)`` with nodes ``.a``, ``.b`` and ``.mul``.
     """
     fresh = _Namer(g.nodes)
     out = []
     for node in g.nodes.values():
         if isinstance(node, Composite):
-            _expand(node, g, fresh, out)
+            out.extend(expand(node, [g.type_of(n).shape for n in node.inputs], fresh))
         else:
             out.append(node)
     return Graph(g.name, out, g.outputs)

@@ -2,8 +2,9 @@
 
 :func:`run_graph` gives what a graph means, with the wrapping int32 arithmetic of
 :data:`hw.ops.OP_TABLE` and :data:`hw.ops.REDUCE_TABLE`. It evaluates composites by
-their own definitions, not by their decomposition, so comparing a graph before and
-after :func:`compiler.passes.decompose` checks that pass.
+their own definitions (the ``meaning`` of their :data:`~compiler.composites.COMPOSITES`
+entry), not by their decomposition, so comparing a graph before and after
+:func:`compiler.passes.decompose` checks that pass.
 
 Integer sums are exact modulo 2**32 whatever the order (and int64 intermediate
 overflow wraps modulo 2**64, a multiple of 2**32), as are min and max, so the
@@ -13,6 +14,7 @@ reduction order used here need not match the hardware's.
 import numpy as np
 
 from hw.ops import REDUCE_TABLE, apply_op, apply_reduce, wrap32
+from compiler.composites import COMPOSITES
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
                          Imm, INT32_MIN, INT32_MAX, operands)
 
@@ -85,22 +87,8 @@ def _view(node, src):
 
 
 def _composite(node, args):
-    a = [x.astype(np.int64) for x in args]
-    kind = node.kind
-    if kind == "matmul":
-        return wrap32(a[0] @ a[1])
-    if kind == "linear":
-        return wrap32(a[0] @ a[1].T + a[2])
-    if kind == "gemv":
-        return wrap32(a[0] @ a[1])
-    if kind == "conv1d":
-        windows = np.lib.stride_tricks.sliding_window_view(a[0], a[1].shape[0])
-        return wrap32(windows @ a[1])
-    if kind == "relu":
-        return np.maximum(args[0], np.int32(0))
-    if kind == "outer":
-        return wrap32(np.outer(a[0], a[1]))
-    raise ValueError(f"unknown composite kind {kind!r}")
+    meaning = COMPOSITES[node.kind].meaning
+    return wrap32(meaning(*(x.astype(np.int64) for x in args)))
 
 
 def _evaluate(node, args):

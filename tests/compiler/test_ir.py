@@ -5,20 +5,9 @@ import pytest
 
 from hw.ops import Op, ReduceOp
 from compiler.errors import CompileError
-from compiler.ir import (Arg, Imm, Call, Input, Const, View, Map, Reduce, Fold, Scan,
+from compiler.ir import (Arg, Imm, Call, Const, View, Map, Reduce, Fold, Scan,
                          Composite, Graph, TensorType, Sym, expr_text)
-
-
-def text_body(g):
-    """The node and output lines of ``g.to_text()``, without indentation."""
-    return [line.strip() for line in g.to_text().splitlines()[1:-1]]
-
-
-def check_error(fn, text):
-    with pytest.raises(CompileError) as info:
-        fn()
-    assert str(info.value) == text
-    return info.value
+from ir_helpers import check_error, text_body
 
 
 def test_dot_product_text():

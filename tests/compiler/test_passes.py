@@ -6,23 +6,11 @@ import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
 from hw.ops import Op, OP_TABLE, ReduceOp
-from compiler.errors import CompileError
 from compiler.ir import Arg, Imm, Call, Input, View, Map, Graph, Sym
 from compiler.jsonio import graph_to_json, graph_from_json
 from compiler.passes import infer, decompose, fuse, pipeline, compose_views
 from sim.golden import run_graph
-
-
-
-def text_body(g):
-    """The node and output lines of ``g.to_text()``, without indentation."""
-    return [line.strip() for line in g.to_text().splitlines()[1:-1]]
-
-
-def check_error(fn, text):
-    with pytest.raises(CompileError) as info:
-        fn()
-    assert str(info.value) == text
+from ir_helpers import check_error, text_body
 
 
 # -- infer ------------------------------------------------------------------------------
