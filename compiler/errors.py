@@ -1,10 +1,12 @@
 """Errors raised by the compiler. Every message says what is wrong in plain words and
 quotes the bad value."""
 
+from hw.errors import TerrazzoError
+
 __all__ = ["CompileError", "BitstreamError"]
 
 
-class CompileError(Exception):
+class CompileError(TerrazzoError):
     """Base class of every error the compiler raises on bad input.
 
     Members

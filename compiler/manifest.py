@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, asdict
 
 import numpy as np
 
+from hw.errors import TerrazzoError
+
 __all__ = ["PortSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
            "MANIFEST_FORMAT", "MANIFEST_VERSION"]
 
@@ -22,7 +24,7 @@ MANIFEST_VERSION = 1
 ORDERS = ("rows", "lane0")
 
 
-class ManifestError(ValueError):
+class ManifestError(TerrazzoError, ValueError):
     """A manifest or a tensor does not match what it should be."""
 
 

@@ -7,12 +7,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import TerrazzoError
+
 __all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "UnitKind"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-class ParamsError(ValueError):
+class ParamsError(TerrazzoError, ValueError):
     """Raised for an invalid fabric description; the message quotes the bad value."""
 
 

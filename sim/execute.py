@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.errors import TerrazzoError
 from compiler.disasm import find_fabric
 from compiler.errors import CompileError
 from compiler.jsonio import graph_from_json
@@ -22,7 +23,7 @@ __all__ = ["ProgramRun", "Mismatch", "RunError", "fabric_of", "run_program", "go
            "compare"]
 
 
-class RunError(Exception):
+class RunError(TerrazzoError):
     """A user-facing reason a program cannot run (wrong fabric, bad inputs)."""
 
 

@@ -13,6 +13,7 @@ reduction order used here need not match the hardware's.
 
 import numpy as np
 
+from hw.errors import TerrazzoError
 from hw.ops import REDUCE_TABLE, apply_op, apply_reduce, wrap32
 from compiler.composites import COMPOSITES
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
@@ -21,7 +22,7 @@ from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Comp
 __all__ = ["InputError", "run_graph", "eval_expr"]
 
 
-class InputError(ValueError):
+class InputError(TerrazzoError, ValueError):
     """Inputs given to :func:`run_graph` that do not match the graph's inputs."""
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from cocotb_tools import runner as cocotb_runner
 from cocotb_tools.check_results import get_results
 
+from hw.errors import TerrazzoError
 from hw.params import FabricParams, load_fabric
 
 __all__ = ["Runner", "SimResult", "SimulationError", "SIMULATORS", "TOPLEVEL",
@@ -73,7 +74,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 _LOG_TAIL = 40
 
 
-class SimulationError(RuntimeError):
+class SimulationError(TerrazzoError, RuntimeError):
     """A build or a simulation failed. The message carries cocotb's failure message (or
     the end of the simulator's log when there was none) and where the files are."""
 

@@ -12,13 +12,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from hw.errors import TerrazzoError
 from compiler.errors import CompileError
 from hw.params import ParamsError, load_fabric
 
 __all__ = ["main", "atomic_write"]
 
 
-class CliError(Exception):
+class CliError(TerrazzoError):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
@@ -194,8 +195,6 @@ def cmd_run(args):
         raise CliError(str(e)) from None
     except SimulationError as e:
         raise CliError(f"simulation failed: {e}") from None
-    except ValueError as e:
-        raise CliError(str(e)) from None
     buf = io.BytesIO()
     np.savez(buf, **run.outputs)
     atomic_write(out, buf.getvalue())
@@ -301,7 +300,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except CliError as e:
+    except TerrazzoError as e:
+        # every user-facing failure of every layer: one line, exit status 1
         print(f"terrazzo: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
