@@ -24,6 +24,8 @@ from cocotb.triggers import (ClockCycles, FallingEdge, RisingEdge, ValueChange, 
                              select)
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
+from sim.job import check_probability
+
 __all__ = ["FabricTestbench", "VectorDriver", "VectorMonitor", "CLOCK_PERIOD_NS", "WORD"]
 
 CLOCK_PERIOD_NS = 10
@@ -54,12 +56,6 @@ def _held(endpoint):
 def _pauses(rng, probability):
     """An endless per-cycle pause pattern: ``True`` with ``probability``."""
     return (rng.random() < probability for _ in itertools.count())
-
-
-def _check_probability(name, value):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1), not {value!r}")
-    return float(value)
 
 
 def _port_count(dut, prefix):
@@ -189,8 +185,8 @@ class FabricTestbench:
     """
 
     def __init__(self, dut, lanes, *, seed=0, idle=0.0, backpressure=0.0):
-        idle = _check_probability("idle", idle)
-        backpressure = _check_probability("backpressure", backpressure)
+        idle = check_probability("idle", idle)
+        backpressure = check_probability("backpressure", backpressure)
         self.dut = dut
         self.lanes = lanes
         self.n_in = _port_count(dut, "in")

@@ -175,6 +175,7 @@ def cmd_run(args):
     import io
     import numpy as np
     from sim.execute import RunError, compare, golden_outputs, run_program
+    from sim.job import check_probability
     from sim.runner import SimulationError
     blob, manifest = _load_program(args.bitstream, args.manifest)
     tensors = _load_inputs(args.inputs) if args.inputs else {}
@@ -182,8 +183,7 @@ def cmd_run(args):
     if out.suffix != ".npz":
         raise CliError(f"output file must end in .npz, not {str(out)!r}")
     for name, value in (("--backpressure", args.backpressure), ("--idle", args.idle)):
-        if not 0.0 <= value < 1.0:
-            raise CliError(f"{name} must be in [0, 1), not {value!r}")
+        check_probability(name, value)
     print(f"running {args.bitstream} ({manifest.graph}, fabric {manifest.fabric_name}) "
           f"on {args.sim}", file=sys.stderr, flush=True)
     try:

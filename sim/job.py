@@ -1,0 +1,162 @@
+"""The files that carry one simulation between :class:`sim.runner.Runner` and the cocotb
+test :mod:`sim.cocotb_fabric`, which runs in the simulator's own process.
+
+The runner writes ``job.npz`` (:func:`write_job`) in a fresh run directory and names it
+in the environment variable :data:`JOB_ENV`; the test reads it (:func:`read_job`), runs
+the fabric and writes ``result.npz`` beside it (:func:`write_result`), which the runner
+reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arrays.
+
+:func:`check_probability` validates the two stimulus knobs a job carries, ``idle`` and
+``backpressure``, wherever they enter.
+"""
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.errors import TerrazzoError
+
+__all__ = ["JOB_ENV", "RESULT_NAME", "Job", "JobError", "SimResult", "check_probability",
+           "write_job", "read_job", "write_result", "read_result"]
+
+JOB_ENV = "TERRAZZO_JOB"
+RESULT_NAME = "result.npz"
+
+
+class JobError(TerrazzoError, ValueError):
+    """A simulation job that cannot run as asked: a bad bitstream, input or expected
+    output array, stimulus probability, simulator name or wave file. The message quotes
+    the bad value."""
+
+
+def check_probability(name, value):
+    """Check that ``value`` is a probability in ``[0, 1)`` and return it as a float.
+
+    Raises
+    ------
+    JobError
+        If ``value`` is not an int or float (a bool is not) or is outside ``[0, 1)``;
+        the message names it ``name`` and quotes it.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool) \
+            or not 0.0 <= value < 1.0:
+        raise JobError(f"{name} must be a probability in [0, 1), not {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as the test reads it (see :func:`write_job` for the meaning)."""
+    bitstream: bytes
+    lanes: int
+    inputs: dict
+    expect: dict
+    idle: float
+    backpressure: float
+    seed: int
+    timeout_cycles: int
+    configure_only: bool
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What a run produced.
+
+    Members
+    -------
+    outputs : dict
+        Output port -> ``(vectors, lanes)`` int32 array (empty when not configured).
+    cycles : int
+        The fabric's ``cycles`` counter, start to done (-1 when it did not run).
+    cfg_error : int
+        The loader's ``cfg_error`` code (0: configured).
+    configured : bool
+        The fabric's ``configured`` at the end of the simulation.
+    sim_cycles : int
+        Clock cycles the simulator ran from start until the run was complete.
+    wall_seconds : float
+        Wall-clock time of those cycles (the simulator's speed, without start-up).
+    """
+    outputs: dict
+    cycles: int
+    cfg_error: int
+    configured: bool = False
+    sim_cycles: int = 0
+    wall_seconds: float = 0.0
+
+    @property
+    def cycles_per_second(self):
+        return self.sim_cycles / self.wall_seconds if self.wall_seconds else 0.0
+
+
+def _ports(archive, prefix):
+    return sorted(int(key[len(prefix):]) for key in archive.files if key.startswith(prefix))
+
+
+def write_job(path, *, bitstream, lanes, inputs, expect, idle, backpressure, seed,
+              timeout_cycles, configure_only=False):
+    """Write a job for :mod:`sim.cocotb_fabric`.
+
+    Keys: ``bitstream`` (uint8), ``lanes``, ``in{k}`` (``(vectors, lanes)`` int32 per
+    input port), ``expect{k}`` (vector count per output port), ``idle``,
+    ``backpressure``, ``seed``, ``timeout_cycles``, ``configure_only``.
+    The arguments are written as given; the runner has validated them.
+    """
+    arrays = {
+        "bitstream": np.frombuffer(bytes(bitstream), dtype=np.uint8),
+        "lanes": np.int64(lanes), "idle": np.float64(idle),
+        "backpressure": np.float64(backpressure), "seed": np.int64(seed),
+        "timeout_cycles": np.int64(timeout_cycles),
+        "configure_only": np.int64(bool(configure_only)),
+    }
+    arrays.update({f"in{port}": np.asarray(v, dtype=np.int32) for port, v in inputs.items()})
+    arrays.update({f"expect{port}": np.int64(n) for port, n in expect.items()})
+    np.savez(path, **arrays)
+
+
+def read_job(path):
+    """Read a job written by :func:`write_job`.
+
+    Returns
+    -------
+    Job
+        ``inputs`` maps each input port to its int32 array and ``expect`` each output
+        port to its vector count, both in port order.
+    """
+    with np.load(path) as job:
+        return Job(bitstream=job["bitstream"].tobytes(), lanes=int(job["lanes"]),
+                   inputs={port: job[f"in{port}"] for port in _ports(job, "in")},
+                   expect={port: int(job[f"expect{port}"]) for port in _ports(job, "expect")},
+                   idle=float(job["idle"]), backpressure=float(job["backpressure"]),
+                   seed=int(job["seed"]), timeout_cycles=int(job["timeout_cycles"]),
+                   configure_only=bool(int(job["configure_only"])))
+
+
+def write_result(path, *, cfg_error, configured, cycles, sim_cycles, wall_seconds, outputs):
+    """Write ``result.npz`` for :func:`read_result`, atomically: the file either does not
+    exist or is complete, so a simulator that dies while writing leaves no result.
+
+    Keys: ``cfg_error``, ``configured``, ``cycles``, ``sim_cycles``, ``wall_seconds``
+    and ``out{k}`` (the vectors collected) per port in ``outputs``. A run that did not
+    start has ``cycles`` -1, ``sim_cycles`` 0 and no outputs.
+    """
+    result = {"cfg_error": np.int64(cfg_error), "cycles": np.int64(cycles),
+              "sim_cycles": np.int64(sim_cycles), "wall_seconds": np.float64(wall_seconds)}
+    result.update({f"out{port}": vectors for port, vectors in outputs.items()})
+    result["configured"] = np.int64(int(configured))
+    tmp = path.with_name("result.tmp.npz")
+    np.savez(tmp, **result)
+    os.replace(tmp, path)
+
+
+def read_result(path):
+    """Read the ``result.npz`` the test writes: ``cfg_error``, ``configured``,
+    ``cycles``, ``sim_cycles``, ``wall_seconds`` and ``out{k}`` per expected output port."""
+    with np.load(path) as r:
+        outputs = {int(key[3:]): r[key].astype(np.int32) for key in r.files
+                   if key.startswith("out")}
+        return SimResult(outputs=dict(sorted(outputs.items())), cycles=int(r["cycles"]),
+                         cfg_error=int(r["cfg_error"]), configured=bool(r["configured"]),
+                         sim_cycles=int(r["sim_cycles"]),
+                         wall_seconds=float(r["wall_seconds"]))
