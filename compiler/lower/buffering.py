@@ -107,7 +107,9 @@ def _writer(stream, shape, size, split, p):
     """The writer storing ``stream`` in row-major order, one slab a buffer."""
     slab = size if split is None else split.words
     slabs = size // slab
-    # counters: the transfers of one slab, then the slabs; swap at the end of a slab
+    # The inner counters walk one slab (rows: the vectors of a row, then the rows;
+    # lane 0 and scalars: its words), the outermost the slabs. ``swap`` is the level at
+    # which one slab is written: 2 after the two slab counters, 1 after the one.
     if stream.order == "rows":
         width = shape[-1]
         ends, strides, swap, mode, vec = (width, slab // width, slabs), (1, width, 0), 2, \
@@ -118,6 +120,7 @@ def _writer(stream, shape, size, split, p):
         ends, strides, swap, mode, vec = (slab, slabs), (1, 0), 1, Access.SCALAR, 0
     if split is None:
         swap = p.counters           # one buffer: done when the whole chain wraps
+    # unused counters run once and move nothing
     return Agen(mode, tuple(pad(ends, p.counters, 1)), tuple(pad(strides, p.counters, 0)),
                 vec, 0, swap)
 

@@ -9,21 +9,23 @@ from hw.layouts import Src, AccMode, OutSrc
 from hw.ops import Op, ReduceOp
 from .partition import Stage
 
-__all__ = ["STAGE_SOURCES", "counter", "pad", "agen_config", "pmu_config", "pcu_config"]
+__all__ = ["pad", "agen_config", "pmu_config", "pcu_config"]
 
 # Source slots of a pipeline stage (the ``src`` array of the stage layout in
 # hw/layouts.py); an op with fewer operands reads ZERO in the rest.
-STAGE_SOURCES = 3
+_STAGE_SOURCES = 3
 
-# Level 0 holds on every iteration; level 1 when counter 0, the innermost loop, wraps.
-# Every reduction runs over its innermost loop, so its accumulator restarts at level 1
-# and its result is pushed at level 1.
+# Level 0 holds on every iteration, level 1 when counter 0 (the innermost loop) is at
+# its last value (for ``acc.reset``: at its first). Every reduction runs over its
+# innermost loop: its accumulator restarts at first-level 1, its result is pushed at
+# level 1.
 _EVERY_ITERATION = 0
 _INNER_LOOP = 1
 
 
-def counter(start, end, stride=1):
-    return {"start": start, "end": end, "stride": stride}
+def _counter(end):
+    """A counter running ``0 .. end-1``; every counter lowering sets up is one."""
+    return {"start": 0, "end": end, "stride": 1}
 
 
 def pad(items, n, fill):
@@ -33,7 +35,7 @@ def pad(items, n, fill):
 
 def agen_config(agen):
     """The ``agen_layout`` dict of a :class:`~.buffering.Agen`."""
-    return {"mode": agen.mode, "counters": [counter(0, end) for end in agen.ends],
+    return {"mode": agen.mode, "counters": [_counter(end) for end in agen.ends],
             "vec": agen.vec, "base": agen.base, "strides": list(agen.strides),
             "swap": agen.swap}
 
@@ -48,7 +50,7 @@ def pmu_config(buffer):
 def _stage_config(stage):
     srcs = [{"kind": kind, "index": index} for kind, index in stage.srcs]
     zero = {"kind": Src.ZERO, "index": 0}
-    return {"op": stage.op, "src": srcs + [zero] * (STAGE_SOURCES - len(srcs)),
+    return {"op": stage.op, "src": srcs + [zero] * (_STAGE_SOURCES - len(srcs)),
             "imm": stage.imm, "dest": stage.dest}
 
 
@@ -59,11 +61,11 @@ def pcu_config(kernel, part, last, p):
     ctrs = []
     for k, lp in enumerate(kernel.loops):
         if lp.vector and k == 0:
-            ctrs.append(counter(0, lp.extent))
+            ctrs.append(_counter(lp.extent))
         elif lp.vector:
-            ctrs.append(counter(0, -(-lp.extent // p.lanes)))
+            ctrs.append(_counter(-(-lp.extent // p.lanes)))
         else:
-            ctrs.append(counter(0, lp.extent))
+            ctrs.append(_counter(lp.extent))
     vin = [{"enable": 0, "level": 0} for _ in range(p.pcu_vec_in)]
     sin = [{"enable": 0, "level": 0} for _ in range(p.pcu_scalar_in)]
     for slot, what in enumerate(part.vins):
@@ -90,7 +92,7 @@ def pcu_config(kernel, part, last, p):
                 sout = {"enable": 1, "src": OutSrc.ACC, "reg": 0, "level": _INNER_LOOP}
     return {
         "enable": 1,
-        "counters": pad(ctrs, p.counters, counter(0, 1)),
+        "counters": pad(ctrs, p.counters, _counter(1)),   # unused counters run once
         "vec": 1 if kernel.loops[0].vector else 0,
         "vin": vin, "sin": sin,
         "stages": stages,

@@ -75,17 +75,6 @@ class Kernels:
     :class:`KernelSpec` or an :class:`OutputStep`, in lowering order."""
     steps: tuple
 
-    @property
-    def specs(self):
-        """Every kernel, copies for outputs included, in lowering order."""
-        out = []
-        for s in self.steps:
-            if isinstance(s, KernelSpec):
-                out.append(s)
-            elif isinstance(s, OutputStep) and s.copy is not None:
-                out.append(s.copy)
-        return tuple(out)
-
     def to_text(self):
         return "\n".join(s.to_text() for s in self.steps) + "\n"
 

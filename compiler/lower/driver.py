@@ -7,7 +7,7 @@ from hw.layouts import AccMode
 from ..errors import CompileError
 from .configs import pcu_config, pmu_config
 from .delivery import plan_delivery
-from .discovery import InputStep, KernelSpec, find_kernels
+from .discovery import InputStep, KernelSpec, OutputStep, find_kernels
 from .kernels import build_kernel
 from .nets import NetBuilder
 from .partition import partition
@@ -44,14 +44,14 @@ class _Lowering:
         self.outputs = []
 
     def run(self, found):
-        outputs = [s for s in found.steps if not isinstance(s, (InputStep, KernelSpec))]
+        total = sum(isinstance(s, OutputStep) for s in found.steps)
         for step in found.steps:
             if isinstance(step, InputStep):
                 self.input(step)
             elif isinstance(step, KernelSpec):
                 self.kernel(step)
             else:
-                self.output(step, len(outputs))
+                self.output(step, total)
         return Lowered(self.nets.netlist(), self.finished_pcus(), self.pmus, self.inputs,
                        self.outputs, self.kernels)
 

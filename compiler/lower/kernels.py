@@ -63,7 +63,8 @@ class Kernel:
         ops = ", ".join(f"${i}={o.tensor}{_KIND_MARK[o.kind]}"
                         f"@{o.offset}{list(o.strides)}/L{o.level}"
                         for i, o in enumerate(self.operands))
-        red = "" if self.mode == AccMode.NONE else f" {self.mode.name.lower()}-{self.op.name.lower()}"
+        red = "" if self.mode == AccMode.NONE else \
+            f" {self.mode.name.lower()}-{self.op.name.lower()}"
         on = f" on {', '.join(self.pcus)}" if self.pcus else ""
         return (f"kernel {self.name} {list(self.shape)} loops[{loops}]{red} "
                 f"body {expr_text(self.expr)} operands {ops} -> {self.order}{on}")

@@ -16,6 +16,8 @@ from ..errors import CompileError
 
 __all__ = ["Stage", "Part", "Partition", "partition"]
 
+_SRC_TEXT = {Src.REG: "r", Src.VIN: "vin", Src.SIN: "sin", Src.CTR: "ctr"}
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -27,7 +29,7 @@ class Stage:
     dest: int
 
     def to_text(self):
-        srcs = ", ".join(str(self.imm) if kind == Src.IMM else f"{kind.name.lower()}{index}"
+        srcs = ", ".join(str(self.imm) if kind == Src.IMM else f"{_SRC_TEXT[kind]}{index}"
                          for kind, index in self.srcs)
         return f"r{self.dest} = {self.op.name.lower()} {srcs}"
 
