@@ -232,3 +232,17 @@ def test_relu_is_one_max_stage():
     assert kernel_lines(lowered(g)) == [
         "kernel relu0 [5] loops[d0:5v] body max($0, 0) operands $0=x@0[1]/L0 -> rows on "
         "pcu:relu0"]
+
+
+def test_lower_does_not_modify_its_input():
+    g = Graph("lin")
+    x = g.input("x", (2, 3))
+    w = g.const("W", np.arange(12).reshape(4, 3))
+    g.output("y", g.linear(x, w, g.const("b", np.arange(4))))
+    g = pipeline(g)
+    before, nodes = g.copy(), dict(g.nodes)
+    low = lower(g, SMALL)
+    # the transposed weights became a compact constant of lowering's own
+    assert any(o.tensor == "W.v9_0" for k in low.kernels for o in k.operands)
+    assert g == before and g.nodes == nodes and list(g.nodes) == list(nodes)
+    assert lower(g, SMALL).to_text() == low.to_text()

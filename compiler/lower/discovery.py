@@ -1,0 +1,138 @@
+"""Kernel discovery: which kernels a fused graph needs, in the order they are lowered.
+
+A kernel is a fused map, or a reduce / fold / scan together with the map it consumes
+(when that map has no other reader and is no graph output). A fold becomes a
+reduction and a second map kernel that combines the result with the fold's ``init``.
+A graph output that no kernel produces (an input, a constant, a view) gets a copy
+kernel. Inputs, kernels and outputs come in the order lowering meets them, which fixes
+the order of the virtual units and nets.
+"""
+
+from dataclasses import dataclass
+
+from hw.ops import Op, ReduceOp
+from ..errors import CompileError
+from ..ir import Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call, expr_text
+
+__all__ = ["KernelSpec", "InputStep", "OutputStep", "Kernels", "find_kernels"]
+
+_REDUCE_TO_OP = {ReduceOp.ADD: Op.ADD, ReduceOp.MIN: Op.MIN, ReduceOp.MAX: Op.MAX}
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """A kernel to build: ``expr`` over the tensors ``inputs``, producing the tensor
+    ``name`` of ``shape``.
+
+    ``kind`` is ``map`` (elementwise), ``reduce`` (``op`` over ``axis`` of the body) or
+    ``scan`` (prefix ``op`` along ``axis``); ``op`` and ``axis`` are None for a map."""
+    name: str
+    inputs: tuple
+    expr: object
+    shape: tuple
+    kind: str = "map"
+    op: ReduceOp = None
+    axis: int = None
+
+    def to_text(self):
+        how = "map" if self.kind == "map" else \
+            f"{self.kind}-{self.op.name.lower()}[{self.axis}]"
+        return (f"kernel {self.name} {list(self.shape)} = {how} {expr_text(self.expr)} "
+                f"over {', '.join(self.inputs)}")
+
+
+@dataclass(frozen=True)
+class InputStep:
+    """Graph input ``name`` of ``shape`` arrives on an edge input port."""
+    name: str
+    shape: tuple
+
+    def to_text(self):
+        return f"input {self.name} {list(self.shape)}"
+
+
+@dataclass(frozen=True)
+class OutputStep:
+    """Graph output ``name`` leaves on an edge output port carrying node ``ref``, through
+    the kernel ``copy`` when no kernel produces ``ref``."""
+    name: str
+    ref: str
+    copy: KernelSpec = None
+
+    @property
+    def tensor(self):
+        """The tensor whose stream leaves the fabric."""
+        return self.ref if self.copy is None else self.copy.name
+
+    def to_text(self):
+        lines = [] if self.copy is None else [self.copy.to_text()]
+        return "\n".join(lines + [f"output {self.name} = {self.tensor}"])
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The result of :func:`find_kernels`: ``steps``, each an :class:`InputStep`, a
+    :class:`KernelSpec` or an :class:`OutputStep`, in lowering order."""
+    steps: tuple
+
+    def to_text(self):
+        return "\n".join(s.to_text() for s in self.steps) + "\n"
+
+
+def find_kernels(g):
+    """The kernels of ``g`` (a graph that went through ``passes.pipeline``), its inputs
+    and outputs, in the order lowering takes them. ``g`` is only read.
+
+    Raises :class:`CompileError` for a node that no kernel template covers."""
+    users = g.consumers()
+    out_refs = set(g.outputs.values())
+
+    def fused(name):
+        """Whether map ``name`` is the body of the reduction that is its only reader."""
+        readers = users[name]
+        return (name not in out_refs and len(readers) == 1 and
+                isinstance(g.nodes[readers[0]], (Reduce, Fold, Scan)) and
+                g.nodes[readers[0]].input == name)
+
+    steps = []
+    for name in g.topological_order():
+        node = g.nodes[name]
+        if isinstance(node, Input):
+            steps.append(InputStep(name, tuple(node.shape)))
+        elif isinstance(node, (Const, Iota, View)):
+            continue
+        elif isinstance(node, Map):
+            if not fused(name):
+                steps.append(KernelSpec(name, tuple(node.inputs), node.expr, _shape(g, name)))
+        elif isinstance(node, (Reduce, Fold, Scan)):
+            body = g.nodes[node.input]
+            steps += _reduction(g, node, body if isinstance(body, Map) and
+                                fused(node.input) else None)
+        else:
+            raise CompileError(f"cannot lower a {type(node).__name__} node (run the "
+                               f"decompose pass first)", node=name)
+    produced = {s.name for s in steps}
+    for out, ref in g.outputs.items():
+        copy = None if ref in produced else \
+            KernelSpec(f"{out}.copy", (ref,), Arg(0), _shape(g, ref))
+        steps.append(OutputStep(out, ref, copy))
+    return Kernels(tuple(steps))
+
+
+def _reduction(g, node, body):
+    """The kernels of reduce / fold / scan ``node`` whose body is the map ``body`` (None:
+    the node reads its input as it is)."""
+    inputs, expr = (tuple(body.inputs), body.expr) if body is not None else \
+        ((node.input,), Arg(0))
+    shape = _shape(g, node.name)
+    if isinstance(node, Fold):
+        partial = f"{node.name}.reduce"
+        combine = Call(_REDUCE_TO_OP[node.op], (Arg(0), Imm(node.init)))
+        return [KernelSpec(partial, inputs, expr, shape, "reduce", node.op, node.axis),
+                KernelSpec(node.name, (partial,), combine, shape)]
+    kind = "scan" if isinstance(node, Scan) else "reduce"
+    return [KernelSpec(node.name, inputs, expr, shape, kind, node.op, node.axis)]
+
+
+def _shape(g, name):
+    return tuple(g.type_of(name).shape)

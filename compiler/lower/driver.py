@@ -1,0 +1,145 @@
+"""The lowering driver: runs the steps for each kernel in order and collects units,
+nets and configurations into a :class:`~.plans.Lowered`."""
+
+from dataclasses import replace
+
+from hw.layouts import AccMode
+from ..errors import CompileError
+from .configs import pcu_config, pmu_config
+from .delivery import plan_delivery
+from .discovery import InputStep, KernelSpec, OutputStep, find_kernels
+from .kernels import build_kernel
+from .nets import NetBuilder
+from .partition import partition
+from .plans import Stream, PcuPlan, PmuPlan, Lowered
+from .schedule import schedule
+from .tensors import Tensors
+
+__all__ = ["lower"]
+
+
+def lower(graph, p):
+    """Lower a graph that went through ``passes.pipeline`` to a :class:`Lowered` for
+    fabric ``p``. The graph is only read.
+
+    Raises :class:`~compiler.errors.CompileError` naming the node at fault when the
+    graph needs more than the fabric has or reads a tensor in a way no unit can."""
+    tensors = Tensors(graph)
+    return _Lowering(p, tensors).run(find_kernels(graph))
+
+
+class _Lowering:
+    """The state of one lowering: the tensors known, the streams they travel on, the
+    units and nets built so far."""
+
+    def __init__(self, p, tensors):
+        self.p = p
+        self.tensors = tensors
+        self.nets = NetBuilder()
+        self.streams = {}       # tensor -> [Stream]
+        self.pcus = {}
+        self.pmus = {}
+        self.kernels = []
+        self.inputs = []
+        self.outputs = []
+
+    def run(self, found):
+        total = sum(isinstance(s, OutputStep) for s in found.steps)
+        for step in found.steps:
+            if isinstance(step, InputStep):
+                self.input(step)
+            elif isinstance(step, KernelSpec):
+                self.kernel(step)
+            else:
+                self.output(step, total)
+        return Lowered(self.nets.netlist(), self.finished_pcus(), self.pmus, self.inputs,
+                       self.outputs, self.kernels)
+
+    def input(self, step):
+        if len(self.inputs) >= self.p.io_in:
+            raise CompileError(f"the graph has more inputs than the fabric's "
+                               f"{self.p.io_in} input ports", node=step.name)
+        v = self.nets.vunit(f"in:{step.name}", "in")
+        self.inputs.append((step.name, step.shape, v))
+        self.streams[step.name] = [Stream(step.name, step.shape, "rows", (v, "data"))]
+
+    def output(self, step, total):
+        if len(self.outputs) >= self.p.io_out:
+            raise CompileError(f"the graph has {total} outputs; the fabric has "
+                               f"{self.p.io_out} output ports", node=step.name)
+        if step.copy is not None:
+            self.kernel(step.copy)
+        stream = next(s for s in self.streams[step.tensor] if s.network == "vector")
+        v = self.nets.vunit(f"out:{step.name}", "out")
+        self.nets.connect(stream.source, (v, "data"), "vector")
+        self.outputs.append((step.name, self.tensors.shape(step.ref), stream.order, v))
+
+    def kernel(self, spec):
+        """Build, deliver and place the kernel of ``spec``."""
+        kernel = build_kernel(spec, self.tensors, self.p, self.const_name)
+        for const in kernel.consts:
+            self.tensors.add_const(const)
+        delivery = plan_delivery(kernel, self.streams, self.tensors, self.p)
+        operands = tuple(replace(o, source=self.feed(f, kernel.name))
+                         for o, f in zip(kernel.operands, delivery.feeds))
+        kernel = self.place(replace(kernel, operands=operands))
+        self.kernels.append(kernel)
+        self.tensors.add_shape(spec.name, spec.shape)
+
+    def const_name(self, base, k):
+        # numbered by the nodes and constants so far and the PMUs so far: unique, and
+        # stable for a given graph
+        index = self.tensors.graph_size + len(self.tensors.consts) + k
+        return f"{base}.v{index}_{len(self.pmus)}"
+
+    def feed(self, feed, node):
+        """The (vunit, port) feeding an operand: its stream's source or a new PMU's
+        output; None for a counter."""
+        if feed.how == "counter":
+            return None
+        if feed.how == "direct":
+            return feed.stream.source
+        buf = feed.buffer
+        name = self.nets.vunit(f"pmu{len(self.pmus)}:{buf.tensor}", "pmu")
+        if buf.stream is not None:
+            network = buf.stream.network
+            self.nets.connect(buf.stream.source,
+                              (name, "vin" if network == "vector" else "sin"), network)
+        self.pmus[name] = PmuPlan(name, pmu_config(buf), buf.init, buf.words, node)
+        return (name, buf.port)
+
+    def place(self, kernel):
+        """Schedule and partition ``kernel`` onto a chain of PCUs, wire their inputs and
+        record the streams of its result; returns the kernel with its PCUs."""
+        parts = partition(schedule(kernel.expr), kernel, self.p).parts
+        names, prev = [], None
+        for k, part in enumerate(parts):
+            name = self.nets.vunit(f"pcu:{kernel.name}" + (f"/{k}" if len(parts) > 1 else ""),
+                                   "pcu")
+            for slot, what in enumerate(part.vins):
+                source = (prev, "vout") if what == "carry" else kernel.operands[what].source
+                self.nets.connect(source, (name, f"vin{slot}"), "vector")
+            for slot, what in enumerate(part.sins):
+                self.nets.connect(kernel.operands[what].source, (name, f"sin{slot}"), "scalar")
+            cfg = pcu_config(kernel, part, k == len(parts) - 1, self.p)
+            self.pcus[name] = PcuPlan(name, cfg, kernel.iterations, len(part.stages),
+                                      kernel.name)
+            names.append(name)
+            prev = name
+        streams = [Stream(kernel.name, kernel.shape, kernel.order, (prev, "vout"))]
+        if kernel.mode == AccMode.TREE:
+            streams.append(Stream(kernel.name, kernel.shape, "scalar", (prev, "sout")))
+        self.streams[kernel.name] = streams
+        return replace(kernel, pcus=tuple(names))
+
+    def finished_pcus(self):
+        """The PCU plans with every output that drives no net disabled: an output
+        nobody reads would fill its FIFO and keep the unit from finishing."""
+        done = {}
+        for name, plan in self.pcus.items():
+            cfg = plan.config
+            for port in ("vout", "sout"):
+                if not self.nets.drives((name, port)):
+                    cfg = dict(cfg, **{port: dict(cfg[port], enable=0)})
+            done[name] = replace(plan, config=cfg)
+        return done
