@@ -4,7 +4,7 @@ its delivery plan, its schedule and its partition."""
 import numpy as np
 import pytest
 
-import examples
+from terrazzo import kernels
 from compiler.errors import CompileError
 from compiler.ir import Graph, Arg, Imm, Call, Const
 from compiler.lower.delivery import plan_delivery
@@ -108,7 +108,7 @@ def test_found_refuses_a_composite():
 # -- kernel building ------------------------------------------------------------------------
 
 def test_built_kernel_has_no_pcus_yet():
-    kernel, _, _ = first_kernel(examples.load("sum_squares").build(n=50))
+    kernel, _, _ = first_kernel(kernels.load("sum_squares").build(n=50))
     assert kernel.to_text() == (
         "kernel reduce0 [] loops[d0:50v] tree-add body mul($0, $0) operands "
         "$0=i(ctr)@0[1]/L0 -> lane0")
@@ -226,7 +226,7 @@ def test_partition_cuts_a_chain_where_one_value_is_live():
 
 
 def test_partition_feeds_later_parts_the_operands_they_need():
-    assert partition_text(examples.load("tpch_q6").build(n=64)) == (
+    assert partition_text(kernels.load("tpch_q6").build(n=64)) == (
         "part 0: vin[$0] sin[] -> r0\n"
         "  r0 = le 5, vin0\n"
         "  r1 = le vin0, 7\n"
