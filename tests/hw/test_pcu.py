@@ -9,6 +9,7 @@ from hw.layouts import AccMode, OutSrc, Src, pcu_layout
 from hw.ops import INT32_MAX, INT32_MIN, Op, ReduceOp, apply_op, apply_reduce, reduce_identity
 from hw.params import load_fabric
 from hw.pcu import PCU
+from streams import StreamSink, StreamSource, random_pauses
 
 SMALL = load_fabric("small")
 TINY = load_fabric("tiny")
@@ -168,42 +169,28 @@ def random_inputs(p, cfg, rng, values=None):
 
 def check(p, cfg, *, seed=0, gaps=0.3, backpressure=0.3, serial=False, rounds=1,
           values=None, inputs=None):
-    """Run ``rounds`` runs (each from ``start``) of a PCU configured with ``cfg``, inputs
-    arriving with random gaps and outputs seeing random backpressure; compare with
-    :func:`reference` and check ``done`` rises only when everything has drained. With
-    ``serial``, ``run`` is pulsed so that each iteration issues alone. Returns the outputs.
+    """Run ``rounds`` runs (each from ``start``) of a PCU configured with ``cfg``, compare
+    with :func:`reference` and check ``done`` rises only when everything has drained.
+
+    Each input idles before each word with chance ``gaps`` per cycle and each output is
+    not ready with chance ``backpressure`` per cycle, every port with its own pause
+    pattern seeded from ``seed`` (which also draws the input words). With ``serial``,
+    ``run`` is pulsed so that each iteration issues alone. Returns the outputs.
     """
     rng = random.Random(seed)
     dut = PCU(p)
     runs = [inputs or random_inputs(p, cfg, rng, values) for _ in range(rounds)]
     want = [reference(p, cfg, ins) for ins in runs]
-    got = {"vout": [], "sout": []}
+    sources = []
+    for kind, k in runs[0]:
+        words = [w for r in runs for w in r[(kind, k)]]
+        sources.append(StreamSource(getattr(dut, f"{kind}{k}"), words,
+                                    pauses=random_pauses(gaps, f"{seed}/{kind}{k}")))
+    sinks = {name: StreamSink(getattr(dut, name),
+                              pauses=random_pauses(backpressure, f"{seed}/{name}"))
+             for name in ("vout", "sout")}
+    got = {name: sink.items for name, sink in sinks.items()}
     per_round = []
-
-    def feeder(name, words):
-        port = getattr(dut, name)
-
-        async def tb(ctx):
-            for w in words:
-                while rng.random() < gaps:
-                    await ctx.tick()
-                ctx.set(port.payload, w)
-                ctx.set(port.valid, 1)
-                await ctx.tick().until(port.ready)
-                ctx.set(port.valid, 0)
-        return tb
-
-    def collector(name):
-        port = getattr(dut, name)
-
-        async def tb(ctx):
-            while True:
-                ready = rng.random() >= backpressure
-                ctx.set(port.ready, ready)
-                _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
-                if valid and ready:
-                    got[name].append(list(payload) if name == "vout" else payload)
-        return tb
 
     async def main(ctx):
         ctx.set(dut.cfg, pcu_layout(p).const(cfg))
@@ -238,11 +225,8 @@ def check(p, cfg, *, seed=0, gaps=0.3, backpressure=0.3, serial=False, rounds=1,
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
-    for key in runs[0]:
-        sim.add_testbench(feeder(f"{key[0]}{key[1]}",
-                                 [w for r in runs for w in r[key]]), background=True)
-    sim.add_testbench(collector("vout"), background=True)
-    sim.add_testbench(collector("sout"), background=True)
+    for driver in sources + list(sinks.values()):
+        sim.add_testbench(driver.run, background=True)
     sim.add_testbench(main)
     sim.run()
 

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 from hw.layouts import Access, pmu_layout
 from hw.params import FabricParams, load_fabric
 from hw.pmu import PMU
+from streams import StreamSink, StreamSource, random_pauses
 
 
 # -- configuration ---------------------------------------------------------------------
@@ -156,42 +157,14 @@ def simulate(p, cfg, *, vin=(), sin=(), init=None, knobs=Knobs(), expect_outputs
     """Run the PMU with ``cfg``: loader writes ``init``, then start and run until
     ``expect_outputs`` outputs have come out and done is high (or timeout)."""
     dut = PMU(p)
-    rng = random.Random(knobs.seed)
-    got = {"vout": [], "sout": []}
-    used = {"vin": 0, "sin": 0}
+    # the sources wait for the start pulse (one cycle after the loader writes)
+    sources = {name: StreamSource(getattr(dut, name), items, delay=knobs.in_delay + 1,
+                                  pauses=random_pauses(knobs.in_gap, f"{knobs.seed}/{name}"))
+               for name, items in (("vin", vin), ("sin", sin))}
+    sinks = {name: StreamSink(getattr(dut, name),
+                              pauses=random_pauses(knobs.out_stall, f"{knobs.seed}/{name}"))
+             for name in ("vout", "sout")}
     result = {}
-
-    def source(name, items):
-        port = getattr(dut, name)
-
-        async def tb(ctx):
-            await ctx.tick().repeat(knobs.in_delay + 1)
-            for item in items:
-                while rng.random() < knobs.in_gap:
-                    await ctx.tick()
-                ctx.set(port.payload, item)
-                ctx.set(port.valid, 1)
-                # an explicit loop rather than ``until``: a source left blocked at the end
-                # of the simulation (disabled unit) must be discarded silently
-                while not (await ctx.tick().sample(port.ready))[2]:
-                    pass
-                used[name] += 1
-                ctx.set(port.valid, 0)
-        return tb
-
-    def sink(name):
-        port = getattr(dut, name)
-
-        async def tb(ctx):
-            while True:
-                ctx.set(port.ready, rng.random() >= knobs.out_stall)
-                _, _, valid, ready, payload = await ctx.tick().sample(
-                    port.valid, port.ready, port.payload)
-                if valid and ready:
-                    if name == "vout":
-                        payload = [payload[i] for i in range(p.lanes)]
-                    got[name].append(payload)
-        return tb
 
     async def control(ctx):
         ctx.set(dut.cfg, pmu_layout(p).const(cfg))
@@ -217,7 +190,7 @@ def simulate(p, cfg, *, vin=(), sin=(), init=None, knobs=Knobs(), expect_outputs
         for cycle in range(knobs.timeout):
             _, _, done = await ctx.tick().sample(dut.done)
             trace.append(done)
-            n_out = len(got["vout"]) + len(got["sout"])
+            n_out = len(sinks["vout"].items) + len(sinks["sout"].items)
             if done:
                 # done only once everything read has been delivered
                 assert expect_outputs is None or n_out == expect_outputs, (cycle, n_out)
@@ -231,14 +204,13 @@ def simulate(p, cfg, *, vin=(), sin=(), init=None, knobs=Knobs(), expect_outputs
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(control)
-    sim.add_testbench(source("vin", vin), background=True)
-    sim.add_testbench(source("sin", sin), background=True)
-    sim.add_testbench(sink("vout"), background=True)
-    sim.add_testbench(sink("sout"), background=True)
+    # a source may be left blocked at the end (a disabled unit takes nothing)
+    for driver in list(sources.values()) + list(sinks.values()):
+        sim.add_testbench(driver.run, background=True)
     sim.run()
-    return SimResult(vout=got["vout"], sout=got["sout"], vin_used=used["vin"],
-                     sin_used=used["sin"], done=result["done"], cycles=result["cycles"],
-                     done_trace=result["trace"])
+    return SimResult(vout=sinks["vout"].items, sout=sinks["sout"].items,
+                     vin_used=sources["vin"].accepted, sin_used=sources["sin"].accepted,
+                     done=result["done"], cycles=result["cycles"], done_trace=result["trace"])
 
 
 def check_pmu(p, cfg, *, vin=(), sin=(), init=None, knobs=Knobs(), busy_init=None):
@@ -501,14 +473,8 @@ def test_restart_resets_buffers(wr_fills, rd_fills):
     want = pmu_model(p, cfg, vin)
     assert want.done and want.vout == vin[:rd_fills]
     dut = PMU(p)
-    got = []
-
-    async def sink(ctx):
-        ctx.set(dut.vout.ready, 1)
-        while True:
-            _, _, valid, payload = await ctx.tick().sample(dut.vout.valid, dut.vout.payload)
-            if valid:
-                got.append([payload[i] for i in range(p.lanes)])
+    sink = StreamSink(dut.vout)
+    got = sink.items
 
     async def tb(ctx):
         ctx.set(dut.cfg, pmu_layout(p).const(cfg))
@@ -517,11 +483,7 @@ def test_restart_resets_buffers(wr_fills, rd_fills):
             await ctx.tick()
             ctx.set(dut.start, 0)
             ctx.set(dut.run, 1)
-            for item in vin:
-                ctx.set(dut.vin.payload, item)
-                ctx.set(dut.vin.valid, 1)
-                await ctx.tick().until(dut.vin.ready)
-            ctx.set(dut.vin.valid, 0)
+            await StreamSource(dut.vin, vin).run(ctx)
             for _ in range(100):
                 _, _, done = await ctx.tick().sample(dut.done)
                 if done:
@@ -533,7 +495,7 @@ def test_restart_resets_buffers(wr_fills, rd_fills):
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
-    sim.add_testbench(sink, background=True)
+    sim.add_testbench(sink.run, background=True)
     sim.run()
     assert got == want.vout * 2
 

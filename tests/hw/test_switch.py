@@ -8,6 +8,7 @@ from amaranth.sim import Simulator
 from hw.interconnect import NETWORKS, interconnect, switch_layout
 from hw.params import load_fabric
 from hw.switch import Switch
+from streams import StreamSink, StreamSource, random_pauses
 
 
 # -- configurations -------------------------------------------------------------------
@@ -71,50 +72,52 @@ def run_traffic(dut, configs, inputs, outputs, expect, *, words, seed, gap=0.0,
     """Drive ``words`` words into every input with valid gaps, pull from every output
     with random backpressure, and check each output against ``expect``.
 
+    Each input idles before each word with chance ``gap`` per cycle, each output is not
+    ready with chance ``backpressure`` per cycle, every port with its own pause pattern
+    seeded from ``seed``. The ports are stepped in lockstep, so that every cycle can
+    also check that no input's ready follows an output's ready combinationally, that
+    only an input some enabled output selects is ever ready and that a disabled output
+    is never valid.
+
     ``configs`` is ``[(cfg_port, bits)]``; ``inputs``/``outputs`` are lists of
     :class:`Port`; ``expect[out_key]`` is the input key the output forwards, or None.
     Returns ``{out_key: [cycle of each word]}``.
     """
-    rng = random.Random(seed)
     sent = {i.key: [1000 * n + k for k in range(words)] for n, i in enumerate(inputs)}
     fed = {i.key: any(expect[o.key] == i.key for o in outputs) for i in inputs}
-    got = {o.key: [] for o in outputs}
-    when = {o.key: [] for o in outputs}
+    sources = {i.key: StreamSource(i.stream, [i.word(tag) for tag in sent[i.key]],
+                                   pauses=random_pauses(gap, f"{seed}/{i.key}"))
+               for i in inputs}
+    sinks = {o.key: StreamSink(o.stream, pauses=random_pauses(backpressure, f"{seed}/{o.key}"))
+             for o in outputs}
 
     async def tb(ctx):
         for port, bits in configs:
             ctx.set(port.as_value(), bits)
-        pos = {i.key: 0 for i in inputs}
-        holding = {i.key: False for i in inputs}
         for cycle in range(max_cycles):
-            for i in inputs:
-                if not holding[i.key] and pos[i.key] < words and rng.random() >= gap:
-                    holding[i.key] = True
-                if holding[i.key]:
-                    ctx.set(i.stream.payload, i.word(sent[i.key][pos[i.key]]))
-                ctx.set(i.stream.valid, holding[i.key])
+            for source in sources.values():
+                source.drive(ctx)
             # no combinational path from a downstream ready to an upstream ready
             for o in outputs:
                 ctx.set(o.stream.ready, 0)
             before = [ctx.get(i.stream.ready) for i in inputs]
-            for o in outputs:
-                ctx.set(o.stream.ready, rng.random() >= backpressure)
+            for sink in sinks.values():
+                sink.drive(ctx)
             assert [ctx.get(i.stream.ready) for i in inputs] == before, f"cycle {cycle}"
             for i in inputs:
-                if ctx.get(i.stream.ready):
+                ready = ctx.get(i.stream.ready)
+                if ready:
                     assert fed[i.key], f"{i.key} is selected by no enabled output but ready"
-                if holding[i.key] and ctx.get(i.stream.ready):
-                    holding[i.key] = False
-                    pos[i.key] += 1
+                sources[i.key].edge(ready)
             for o in outputs:
-                if ctx.get(o.stream.valid):
+                valid = ctx.get(o.stream.valid)
+                if valid:
                     assert expect[o.key] is not None, f"disabled output {o.key} is valid"
-                    if ctx.get(o.stream.ready):
-                        got[o.key].append(o.tag(ctx.get(o.stream.payload)))
-                        when[o.key].append(cycle)
+                sinks[o.key].edge(valid, ctx.get(o.stream.payload))
             await ctx.tick()
-            done = all(len(got[o.key]) == words for o in outputs if expect[o.key] is not None)
-            if done and all(pos[i.key] == words for i in inputs if fed[i.key]):
+            done = all(len(sinks[o.key].items) == words
+                       for o in outputs if expect[o.key] is not None)
+            if done and all(sources[i.key].done for i in inputs if fed[i.key]):
                 break
         else:
             pytest.fail(f"traffic did not drain in {max_cycles} cycles")
@@ -130,8 +133,8 @@ def run_traffic(dut, configs, inputs, outputs, expect, *, words, seed, gap=0.0,
     sim.run()
     for o in outputs:
         want = sent[expect[o.key]] if expect[o.key] is not None else []
-        assert got[o.key] == want, f"output {o.key}"
-    return when
+        assert [o.tag(v) for v in sinks[o.key].items] == want, f"output {o.key}"
+    return {o.key: sinks[o.key].cycles for o in outputs}
 
 
 def single_switch_ports(p, sw):
