@@ -6,40 +6,32 @@ front makes ``terrazzo --help`` take 0.4 s instead of 0.06 s.
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from hw.errors import TerrazzoError
 from compiler.errors import CompileError
-from hw.params import ParamsError, load_fabric
+from hw.params import PRESETS, ParamsError, load_fabric
 
-__all__ = ["main", "atomic_write"]
+from . import outputs
+from .outputs import STDOUT, Input, Output
+
+__all__ = ["main"]
 
 
 class CliError(TerrazzoError):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def atomic_write(path, data):
-    """Write ``data`` (bytes or str) to ``path`` so that no partial file is ever left."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise CliError(f"output directory {str(path.parent)!r} does not exist")
-    mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def _fabric_input(spec):
+    """The fabric ``.toml`` a command reads, as an input no output may replace."""
+    return Input(None if spec is None or spec in PRESETS else spec, "fabric file")
+
+
+def _suffix(path, suffix):
+    if Path(path).suffix != suffix:
+        raise CliError(f"output file must end in {suffix}, not {str(path)!r}")
 
 
 def _fabric(spec):
@@ -52,14 +44,17 @@ def _fabric(spec):
 def cmd_verilog(args):
     from hw.generate import generate_verilog
     p = _fabric(args.fabric)
+    out = Output(args.output, outputs.VERILOG)
+    outputs.check([out], [_fabric_input(args.fabric)])
     print(f"elaborating fabric {p.name!r} ({p.rows}x{p.cols} units, {p.lanes} lanes, "
           f"{p.stages} stages)...", file=sys.stderr, flush=True)
     t0 = time.monotonic()
     text, summary = generate_verilog(p)
-    atomic_write(args.output, text)
-    print(summary.to_text())
+    outputs.write([(out, text)])
+    report = sys.stderr if out.path == STDOUT else sys.stdout   # keep stdout pure Verilog
+    print(summary.to_text(), file=report)
     print(f"  wrote {args.output} ({len(text.splitlines())} lines) in "
-          f"{time.monotonic() - t0:.1f} s")
+          f"{time.monotonic() - t0:.1f} s", file=report)
     return 0
 
 
@@ -83,22 +78,23 @@ def cmd_compile(args):
     p = _fabric(args.fabric)
     graph = _load_graph(args.graph)
     out = Path(args.output) if args.output else Path(Path(args.graph).stem + ".tzb")
-    if out.suffix != ".tzb":
-        raise CliError(f"output file must end in .tzb, not {str(out)!r}")
-    if out.with_suffix(".json").resolve() == Path(args.graph).resolve():
-        raise CliError(f"the manifest {str(out.with_suffix('.json'))!r} would overwrite the "
-                       f"input graph; give another output name with -o")
+    _suffix(out, ".tzb")
+    if args.report_png == STDOUT:
+        raise CliError("--report-png cannot be '-': compile prints its report on standard "
+                       "output; give a file name")
+    files = [Output(str(out), outputs.BITSTREAM), Output(str(out.with_suffix(".json")),
+                                                         outputs.MANIFEST)]
+    if args.report_png:
+        files.append(Output(args.report_png, outputs.PNG, "--report-png"))
+    outputs.check(files, [Input(args.graph, "input graph"), _fabric_input(args.fabric)])
     t0 = time.monotonic()
     result = _compile(graph, p, args.seed)
     elapsed = time.monotonic() - t0
-    png = None
+    data = [result.bitstream, result.manifest.to_json()]
     if args.report_png:
         from compiler.draw import draw_placement
-        png = draw_placement(p, result)
-    atomic_write(out, result.bitstream)
-    atomic_write(out.with_suffix(".json"), result.manifest.to_json())
-    if png is not None:
-        atomic_write(args.report_png, png)
+        data.append(draw_placement(p, result))
+    outputs.write(zip(files, data))
     if args.print_ir:
         from compiler.passes import decompose, infer
         print("# input graph\n" + graph.to_text())
@@ -109,7 +105,7 @@ def cmd_compile(args):
         print("# routing\n" + result.routing.text())
     print(result.report_text())
     print(f"  wrote {out} and {out.with_suffix('.json')}"
-          f"{' and ' + args.report_png if png is not None else ''} in {elapsed:.2f} s")
+          f"{' and ' + args.report_png if args.report_png else ''} in {elapsed:.2f} s")
     return 0
 
 
@@ -123,33 +119,42 @@ def _read(path):
 def cmd_disasm(args):
     from compiler.disasm import disassemble
     blob = _read(args.bitstream)
+    out = Output(args.output or STDOUT, outputs.DISASSEMBLY)
+    outputs.check([out], [Input(args.bitstream, "input bitstream"),
+                          _fabric_input(args.fabric)])
     try:
         text = disassemble(blob, args.fabric)
     except CompileError as e:
         raise CliError(f"{args.bitstream}: {e}") from None
-    if args.output:
-        atomic_write(args.output, text)
-    else:
-        sys.stdout.write(text)
+    outputs.write([(out, text)])
     return 0
 
 
 def cmd_asm(args):
     from compiler.disasm import assemble
     text = _read(args.text).decode("utf-8", errors="replace")
+    if args.output != STDOUT:
+        _suffix(args.output, ".tzb")
+    out = Output(args.output, outputs.BITSTREAM)
+    outputs.check([out], [Input(args.text, "input text"), _fabric_input(args.fabric)])
     try:
         blob = assemble(text, args.fabric)
     except CompileError as e:
         raise CliError(f"{args.text}: {e}") from None
-    atomic_write(args.output, blob)
-    print(f"wrote {args.output} ({len(blob) // 4} words)")
+    outputs.write([(out, blob)])
+    print(f"wrote {args.output} ({len(blob) // 4} words)",
+          file=sys.stderr if out.path == STDOUT else sys.stdout)
     return 0
+
+
+def _manifest_path(bitstream, manifest=None):
+    return Path(manifest) if manifest else Path(bitstream).with_suffix(".json")
 
 
 def _load_program(path, manifest_path=None):
     from compiler.manifest import Manifest, ManifestError
     blob = _read(path)
-    mpath = Path(manifest_path) if manifest_path else Path(path).with_suffix(".json")
+    mpath = _manifest_path(path, manifest_path)
     if not mpath.exists():
         raise CliError(f"manifest {str(mpath)!r} not found (terrazzo compile writes it beside "
                        f"the bitstream; or give --manifest)")
@@ -171,6 +176,21 @@ def _load_inputs(path):
         raise CliError(f"cannot read inputs {str(path)!r} as .npz: {e}") from None
 
 
+def _check_run_outputs(args, out):
+    """Refuse, before any simulation, outputs of ``run`` that could not be written or
+    would replace a file; the wave file is the simulator's to write, so only checked."""
+    _suffix(out, ".npz")
+    files = [Output(str(out), outputs.NPZ)]
+    if args.wave is not None:
+        if Path(args.wave).suffix not in (".fst", ".vcd"):
+            raise CliError(f"wave file must end in .fst or .vcd, not {args.wave!r}")
+        # the simulator makes the wave file's folder when missing
+        files.append(Output(args.wave, outputs.WAVE, "--wave", makes_folders=True))
+    outputs.check(files, [Input(args.bitstream, "input bitstream"),
+                          Input(str(_manifest_path(args.bitstream, args.manifest)), "manifest"),
+                          Input(args.inputs, "inputs"), _fabric_input(args.fabric)])
+
+
 def cmd_run(args):
     import io
     import numpy as np
@@ -180,8 +200,7 @@ def cmd_run(args):
     blob, manifest = _load_program(args.bitstream, args.manifest)
     tensors = _load_inputs(args.inputs) if args.inputs else {}
     out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
-    if out.suffix != ".npz":
-        raise CliError(f"output file must end in .npz, not {str(out)!r}")
+    _check_run_outputs(args, out)
     for name, value in (("--backpressure", args.backpressure), ("--idle", args.idle)):
         check_probability(name, value)
     print(f"running {args.bitstream} ({manifest.graph}, fabric {manifest.fabric_name}) "
@@ -197,7 +216,7 @@ def cmd_run(args):
         raise CliError(f"simulation failed: {e}") from None
     buf = io.BytesIO()
     np.savez(buf, **run.outputs)
-    atomic_write(out, buf.getvalue())
+    outputs.write([(Output(str(out), outputs.NPZ), buf.getvalue())])
     print(f"cycles {run.cycles}, ideal {run.ideal_cycles}, utilization "
           f"{100 * run.utilization:.1f} %, simulated at {run.sim_cycles_per_second:,.0f} "
           f"cycles/s")
@@ -219,7 +238,8 @@ def cmd_run(args):
 
 def cmd_bitstreams(args):
     from .suite import write_suite
-    written = write_suite(args.out, atomic_write)
+    outputs.check_folder(args.out, "--out")
+    written = write_suite(args.out)
     print(f"wrote {len(written)} files under {args.out}/")
     return 0
 

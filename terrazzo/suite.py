@@ -6,11 +6,14 @@ from compiler.compile import compile_graph
 from compiler.errors import CompileError
 from hw.params import load_fabric
 
+from . import outputs
 from .kernels import KERNELS, load
+from .outputs import Output
 
 __all__ = ["SUITE_FABRICS", "suite_files", "write_suite"]
 
 SUITE_FABRICS = ("small", "tiny")
+_KINDS = {".tzb": outputs.BITSTREAM, ".json": outputs.MANIFEST, ".md": outputs.SUITE_README}
 
 
 def suite_files(fabric):
@@ -36,14 +39,15 @@ def suite_files(fabric):
     return files, skipped
 
 
-def write_suite(out_dir, write):
-    """Write every suite file under ``out_dir`` with ``write(path, data)``."""
-    out = Path(out_dir)
-    written = []
+def write_suite(out_dir):
+    """Write the suite files of every fabric in :data:`SUITE_FABRICS` under ``out_dir``
+    (folders made as needed), all or none, with :mod:`terrazzo.outputs`; returns their
+    names relative to ``out_dir``. Raises :class:`terrazzo.outputs.OutputError`."""
+    files = {}
     for fabric in SUITE_FABRICS:
-        files, skipped = suite_files(fabric)
-        (out / fabric).mkdir(parents=True, exist_ok=True)
-        for rel, data in files.items():
-            write(out / rel, data)
-            written.append(rel)
-    return written
+        files.update(suite_files(fabric)[0])
+    planned = [(Output(str(Path(out_dir) / rel), _KINDS[Path(rel).suffix], "--out",
+                       makes_folders=True), data) for rel, data in files.items()]
+    outputs.check([out for out, _ in planned])
+    outputs.write(planned)
+    return list(files)
