@@ -12,12 +12,13 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from amaranth.hdl import Shape
+from amaranth.hdl import unsigned
+from amaranth.lib import data
 
-from hw.format import CfgError, HEADER_WORDS, MAGIC, RECORD_HEADER, RecordKind, VERSION
-from hw.interconnect import interconnect, switch_layout
-from hw.layouts import WORD, config_words, pcu_layout, pmu_layout
-from hw.params import UnitKind
+from hw.format import (CfgError, HEADER, HEADER_WORDS, MAGIC, MIN_WORDS, RECORD_HEADER,
+                       RecordKind, VERSION, fabric_hash32_of)
+from hw.layouts import WORD, config_words, plain_layout
+from hw.targets import config_targets
 
 from .errors import BitstreamError
 
@@ -25,8 +26,7 @@ __all__ = ["Record", "Bitstream", "BitstreamError", "encode", "decode", "words_o
            "record_words", "MIN_WORDS"]
 
 WORD_MASK = (1 << WORD) - 1
-MIN_WORDS = HEADER_WORDS + 1        # a header and a CRC, no records
-TARGET_MASK = (1 << Shape.cast(RECORD_HEADER["target"].shape).width) - 1
+TARGET_MASK = (1 << RECORD_HEADER["target"].width) - 1
 
 
 def _is_word(value):
@@ -116,7 +116,8 @@ def words_of(bits, layout):
     if not isinstance(bits, int) or isinstance(bits, bool) or not 0 <= bits < (1 << size):
         raise BitstreamError(f"configuration must be an integer of at most {size} bits, "
                              f"not {bits!r}")
-    return tuple((bits >> (WORD * k)) & WORD_MASK for k in range(config_words(layout)))
+    words = data.Const(_words_layout(config_words(layout)), bits)
+    return tuple(words[k] for k in range(config_words(layout)))
 
 
 def bits_of(words, layout):
@@ -136,49 +137,34 @@ def bits_of(words, layout):
     if len(words) != need:
         raise BitstreamError(f"a configuration of this layout takes {need} words, "
                              f"not {len(words)}", CfgError.SIZE)
-    bits = 0
     for k, word in enumerate(words):
         if not _is_word(word):
             raise BitstreamError(f"configuration word {k} must be a 32-bit unsigned integer, "
                                  f"not {word!r}")
-        bits |= word << (WORD * k)
+    bits = _words_layout(need).const(words).as_bits()
     return bits & ((1 << layout.size) - 1)
 
 
-# -- what each target accepts -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Target:
-    what: str       # "PCU 3", "PMU 1", "switch (1, 2)"
-    kind: str       # UnitKind.PCU, UnitKind.PMU or "switch"
-    words: int      # configuration words
-
-
 @lru_cache(maxsize=None)
-def _targets(p):
-    table = {}
-    for uid, kind, _ in p.units:
-        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
-        table[uid] = _Target(f"{kind.upper()} {uid}", kind, config_words(layout))
-    for pos, spec in interconnect(p).switches.items():
-        table[spec.id] = _Target(f"switch {pos}", "switch", config_words(switch_layout(p, pos)))
-    return table
+def _words_layout(n):
+    """``n`` payload words, word 0 in the low bits."""
+    return data.ArrayLayout(unsigned(WORD), n)
 
+
+# -- what each target accepts -------------------------------------------------------------
 
 def record_words(p, kind, target):
     """Payload words a ``kind`` record for ``target`` carries on fabric ``p``: the
     configuration size for ``UNIT``/``SWITCH``, the largest allowed (an address and a
     whole PMU) for ``PMU_INIT``; None when ``target`` is not a valid target of ``kind``.
     """
-    t = _targets(p).get(target)
+    t = config_targets(p).get(target)
     if t is None:
         return None
     kind = RecordKind(kind)
-    if kind == RecordKind.UNIT and t.kind in (UnitKind.PCU, UnitKind.PMU):
+    if kind == t.record:
         return t.words
-    if kind == RecordKind.SWITCH and t.kind == "switch":
-        return t.words
-    if kind == RecordKind.PMU_INIT and t.kind == UnitKind.PMU:
+    if kind == RecordKind.PMU_INIT and t.takes_init:
         return 1 + p.pmu_words
     return None
 
@@ -190,7 +176,7 @@ def _describe_targets(p, kind):
         return f"a unit (0..{n_units - 1})"
     if kind == RecordKind.SWITCH:
         return f"a switch ({n_units}..{last_switch})"
-    pmus = [uid for uid, k, _ in p.units if k == UnitKind.PMU]
+    pmus = [t.id for t in config_targets(p).values() if t.takes_init]
     return f"a PMU ({', '.join(map(str, pmus))})"
 
 
@@ -212,11 +198,13 @@ def encode(bs):
     for r in bs.records:
         header = RECORD_HEADER.const({"kind": r.kind, "target": r.target, "zero": 0})
         body += [header.as_bits(), len(r.payload), *r.payload]
-    total = HEADER_WORDS + len(body) + 1
+    total = MIN_WORDS + len(body)
     if total > WORD_MASK:
         raise BitstreamError(f"a bitstream of {total} words does not fit a 32-bit length",
                              CfgError.LENGTH)
-    words = [MAGIC, VERSION, bs.fabric_hash32, total, *body]
+    header = HEADER.const({"magic": MAGIC, "version": VERSION, "fabric": bs.fabric_hash32,
+                           "length": total}).as_bits()
+    words = [*words_of(header, HEADER), *body]
     head = struct.pack(f"<{len(words)}I", *words)
     return head + struct.pack("<I", zlib.crc32(head))
 
@@ -240,16 +228,6 @@ class _Reader:
         return int.from_bytes(self.raw[4 * k:4 * k + 4], "little")
 
 
-def _header_fields(word):
-    """``(target, kind value, zero)`` of a record header word; the kind may be unknown."""
-    fields = []
-    for name in ("target", "kind", "zero"):
-        field = RECORD_HEADER[name]
-        width = Shape.cast(field.shape).width
-        fields.append((word >> field.offset) & ((1 << width) - 1))
-    return tuple(fields)
-
-
 def _check_header(w, params):
     """Check the header words one at a time, in the loader's order; return the total."""
     if w[0] != MAGIC:
@@ -270,15 +248,16 @@ def _check_header(w, params):
 
 def _check_record(w, k, params, total):
     """Check the record starting at word ``k``; return it and the word after it."""
-    target, kind_value, zero = _header_fields(w[k])
+    header = data.Const(plain_layout(RECORD_HEADER), w[k])     # its kind may be unknown
+    target = header.target
     at = f"record at word {k}"
-    if zero:
-        raise BitstreamError(f"{at}: reserved bits are 0x{zero:02x}, not zero",
+    if header.zero:
+        raise BitstreamError(f"{at}: reserved bits are 0x{header.zero:02x}, not zero",
                              CfgError.RECORD)
     try:
-        kind = RecordKind(kind_value)
+        kind = RecordKind(header.kind)
     except ValueError:
-        raise BitstreamError(f"{at}: unknown record kind {kind_value}", CfgError.RECORD) \
+        raise BitstreamError(f"{at}: unknown record kind {header.kind}", CfgError.RECORD) \
             from None
     limit = None
     if params is not None:
@@ -295,8 +274,9 @@ def _check_record(w, k, params, total):
         raise BitstreamError(f"{at}: PMU_INIT record for target {target} has no address word",
                              CfgError.SIZE)
     if params is not None and kind != RecordKind.PMU_INIT and count != limit:
-        raise BitstreamError(f"{at}: {kind.name} record for {_targets(params)[target].what} "
-                             f"carries {count} words, expected {limit}", CfgError.SIZE)
+        what = config_targets(params)[target].what
+        raise BitstreamError(f"{at}: {kind.name} record for {what} carries {count} words, "
+                             f"expected {limit}", CfgError.SIZE)
     if k + 2 + count > end:
         raise BitstreamError(f"{at}: {count} payload words run past the CRC at word {end}",
                              CfgError.SIZE)
@@ -347,4 +327,4 @@ def decode(data, params=None):
     if w.n > total:
         raise BitstreamError(f"{w.n - total} words follow the declared total length of "
                              f"{total} words", CfgError.LENGTH)
-    return Bitstream(w[2], tuple(records))
+    return Bitstream(fabric_hash32_of(raw), tuple(records))

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from hw.format import RecordKind
 from hw.interconnect import interconnect, switch_layout, NETWORKS
-from hw.layouts import pcu_layout, pmu_layout
+from hw.layouts import unit_layout
 from hw.params import UnitKind
 from .bitstream import Bitstream, Record, encode, words_of
 from .errors import CompileError
@@ -65,7 +65,7 @@ def emit_records(p, lowered, placement, routing):
         if kind in ("pcu", "pmu"):
             by_site[site] = name
     for uid, kind, _ in p.units:
-        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
+        layout = unit_layout(p, kind)
         name = by_site.get(uid)
         if name is None:
             bits = 0

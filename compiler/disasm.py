@@ -12,10 +12,11 @@ from amaranth.hdl import Shape
 from amaranth.lib import data
 from amaranth.lib import enum as aenum
 
-from hw.format import RecordKind
-from hw.interconnect import interconnect, switch_layout
-from hw.layouts import pcu_layout, pmu_layout
-from hw.params import PRESETS, UnitKind, load_fabric
+from hw import params
+from hw.format import RecordKind, fabric_hash32_of
+from hw.layouts import plain_layout
+from hw.params import PRESETS, ParamsError
+from hw.targets import config_targets
 from .bitstream import Bitstream, Record, decode, encode, words_of, bits_of
 from .errors import CompileError
 
@@ -24,32 +25,41 @@ __all__ = ["disassemble", "assemble", "find_fabric", "leaf_fields"]
 
 def leaf_fields(layout, prefix=""):
     """``[(path, offset, shape)]`` for every leaf field of a layout, in bit order."""
-    out = []
+    return [(path, offset, shape) for path, _, offset, shape in _walk(layout, prefix)]
+
+
+def _walk(layout, path="", keys=(), offset=0):
+    """``[(path, keys, offset, shape)]`` for every leaf field of ``layout``, in bit
+    order: its text path, the keys that reach it in a ``data.Const`` of the layout, its
+    bit offset and its shape."""
     if isinstance(layout, data.StructLayout):
-        for name, field in layout:
-            out += _leaf(field.shape, f"{prefix}.{name}" if prefix else name, field.offset)
+        items = [(f"{path}.{name}" if path else name, name, field.offset, field.shape)
+                 for name, field in layout]
     elif isinstance(layout, data.ArrayLayout):
-        for i in range(layout.length):
-            out += _leaf(layout.elem_shape, f"{prefix}[{i}]", i * Shape.cast(layout.elem_shape).width)
-    return out
+        width = Shape.cast(layout.elem_shape).width
+        items = [(f"{path}[{i}]", i, i * width, layout.elem_shape)
+                 for i in range(layout.length)]
+    else:
+        return [(path, keys, offset, layout)]
+    return [leaf for sub, key, off, shape in items
+            for leaf in _walk(shape, sub, keys + (key,), offset + off)]
 
 
-def _leaf(shape, path, offset):
-    if isinstance(shape, (data.StructLayout, data.ArrayLayout)):
-        return [(p, offset + o, s) for p, o, s in leaf_fields(shape, path)]
-    return [(path, offset, shape)]
+def _field(const, keys):
+    for key in keys:
+        const = const[key]
+    return const
 
 
-def _format_value(raw, shape):
+def _format_value(value, shape):
+    """Text of field ``value`` (as read through :func:`hw.layouts.plain_layout`): an enum
+    member's name, else the number."""
     if isinstance(shape, type) and issubclass(shape, aenum.Enum):
         try:
-            return shape(raw).name
+            return shape(value).name
         except ValueError:
-            return str(raw)
-    s = Shape.cast(shape)
-    if s.signed and raw >> (s.width - 1) & 1:
-        raw -= 1 << s.width
-    return str(raw)
+            pass
+    return str(value)
 
 
 def _parse_value(text, shape, where):
@@ -69,32 +79,31 @@ def _parse_value(text, shape, where):
 
 
 def find_fabric(hash32, fabric=None):
-    """The fabric a bitstream was built for: ``fabric`` if given, else the preset whose
-    32-bit hash matches."""
-    if fabric is not None:
-        p = load_fabric(fabric)
-        return p
-    for name in PRESETS:
-        p = load_fabric(name)
-        if p.hash32 == hash32:
-            return p
-    raise CompileError(f"bitstream is for fabric hash 0x{hash32:08x}, which is no preset "
-                       f"({', '.join(PRESETS)}); give its parameters with --fabric FILE.toml")
+    """:func:`hw.params.find_fabric`; a hash that no preset has is a
+    :class:`CompileError` here (``fabric`` that cannot be loaded stays a
+    :class:`~hw.params.ParamsError`)."""
+    try:
+        return params.find_fabric(hash32, fabric)
+    except ParamsError as e:
+        if fabric is not None:
+            raise
+        raise CompileError(str(e)) from None
 
 
 def _layout_of(p, kind, target):
-    if kind == RecordKind.UNIT:
-        uid_kind = p.units[target][1]
-        return (pcu_layout(p) if uid_kind == UnitKind.PCU else pmu_layout(p)), uid_kind
-    spec = interconnect(p).switch_by_id(target)
-    return switch_layout(p, spec.pos), f"switch {spec.pos[0]},{spec.pos[1]}"
+    """The layout of ``target`` and what it is in words (``pcu``, ``switch 1,2``).
+
+    Raises KeyError if ``target`` is not a target of ``kind`` records."""
+    t = config_targets(p).get(target)
+    if t is None or t.record != kind:
+        raise KeyError(target)
+    return t.layout, (t.kind if t.unit is not None else f"switch {t.pos[0]},{t.pos[1]}")
 
 
 def disassemble(blob, fabric=None):
     """Text of a bitstream. Raises BitstreamError/CompileError for a bad one."""
     decode(blob)                # the fabric-independent checks first (magic, ...)
-    hash32 = int.from_bytes(blob[8:12], "little")
-    p = find_fabric(hash32, fabric)
+    p = find_fabric(fabric_hash32_of(blob), fabric)
     bs = decode(blob, p)
     lines = [f"bitstream fabric={p.name} hash=0x{bs.fabric_hash32:08x} records={len(bs.records)}"]
     for rec in bs.records:
@@ -107,17 +116,27 @@ def disassemble(blob, fabric=None):
                 lines.append("  data " + " ".join(f"0x{w:08x}" for w in body[i:i + 8]))
             continue
         layout, what = _layout_of(p, kind, rec.target)
-        bits = bits_of(rec.payload, layout)
+        value = data.Const(plain_layout(layout), bits_of(rec.payload, layout))
         lines.append(f"record {kind.name.lower()} {rec.target} # {what}")
-        for path, offset, shape in leaf_fields(layout):
-            width = Shape.cast(shape).width
-            raw = (bits >> offset) & ((1 << width) - 1)
-            lines.append(f"  {path} = {_format_value(raw, shape)}")
+        for path, keys, _, shape in _walk(layout):
+            lines.append(f"  {path} = {_format_value(_field(value, keys), shape)}")
     return "\n".join(lines) + "\n"
 
 
 _HEAD = re.compile(r"bitstream fabric=(\S+) hash=0x([0-9a-fA-F]{8})")
 _REC = re.compile(r"record (unit|switch|pmu_init) (\d+)(?: addr=(\d+))?")
+
+
+def _nested(values):
+    """The nested ``layout.const`` initializer of ``{keys: value}`` (keys as from
+    :func:`_walk`)."""
+    tree = {}
+    for keys, value in values.items():
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return tree
 
 
 def assemble(text, fabric=None):
@@ -136,10 +155,11 @@ def assemble(text, fabric=None):
     def finish():
         if current is None:
             return
-        kind, target, layout, fields, bits, words, addr = current
+        kind, target, layout, fields, values, words, addr = current
         if kind == RecordKind.PMU_INIT:
             records.append(Record(kind, target, (addr,) + tuple(words)))
         else:
+            bits = plain_layout(layout).const(_nested(values)).as_bits()
             records.append(Record(kind, target, words_of(bits, layout)))
 
     for lineno, line in lines[1:]:
@@ -152,15 +172,15 @@ def assemble(text, fabric=None):
             kind = RecordKind[rm.group(1).upper()]
             target = int(rm.group(2))
             if kind == RecordKind.PMU_INIT:
-                current = [kind, target, None, None, 0, [], int(rm.group(3) or 0)]
+                current = [kind, target, None, None, {}, [], int(rm.group(3) or 0)]
             else:
                 try:
                     layout, _ = _layout_of(p, kind, target)
-                except (KeyError, IndexError):
+                except KeyError:
                     raise CompileError(f"line {lineno}: no {kind.name.lower()} {target} on "
                                        f"fabric {p.name!r}") from None
-                fields = {path: (off, shape) for path, off, shape in leaf_fields(layout)}
-                current = [kind, target, layout, fields, 0, [], 0]
+                fields = {path: (keys, shape) for path, keys, _, shape in _walk(layout)}
+                current = [kind, target, layout, fields, {}, [], 0]
             continue
         if current is None:
             raise CompileError(f"line {lineno}: field outside a record")
@@ -182,7 +202,8 @@ def assemble(text, fabric=None):
         if path not in current[3]:
             raise CompileError(f"line {lineno}: {current[0].name.lower()} {current[1]} has no "
                                f"field {path!r}")
-        off, shape = current[3][path]
-        current[4] |= _parse_value(value, shape, f"line {lineno}") << off
+        keys, shape = current[3][path]
+        raw = _parse_value(value, shape, f"line {lineno}")
+        current[4][keys] = current[4].get(keys, 0) | raw    # a field given twice: both ORed
     finish()
     return encode(Bitstream(hash32, tuple(records)))

@@ -5,6 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import counter_layout, WORD
+from .links import vector_layout
 
 __all__ = ["CounterChain"]
 
@@ -48,7 +49,7 @@ class CounterChain(wiring.Component):
             "restart":  In(1),
             "advance":  In(1),
             "value":    Out(data.ArrayLayout(signed(WORD), p.counters)),
-            "lane0":    Out(data.ArrayLayout(signed(WORD), p.lanes)),
+            "lane0":    Out(vector_layout(p.lanes)),
             "mask":     Out(p.lanes),
             "last":     Out(p.counters),
             "first":    Out(p.counters),

@@ -15,14 +15,15 @@ from amaranth.hdl import (Module, Signal, Cat, ClockSignal, ResetSignal, Instanc
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .format import RecordKind
-from .interconnect import NETWORKS, interconnect, switch_layout, unit_ports
-from .layouts import pcu_layout, pmu_layout, config_words, WORD
+from .format import CfgError, RecordKind
+from .interconnect import NETWORKS, interconnect, unit_ports
+from .layouts import WORD
 from .loader import ConfigLoader
 from .params import UnitKind
 from .pcu import PCU
 from .pmu import PMU
 from .switch import Switch
+from .targets import config_targets
 
 __all__ = ["Fabric", "FabricControl", "ConfigStore", "switch_structure", "fabric_structure",
            "top_ports", "Inst", "Structure"]
@@ -41,32 +42,37 @@ def switch_structure(p, pos):
 
 
 class ConfigStore(wiring.Component):
-    """The configuration register of one record target. Payload words shift in from
-    the top, so after a record of ``n`` words its first word sits in bits ``0..31``,
-    as ``words_of`` lays them out. Cleared when a new bitstream begins."""
+    """The configuration register of one record target (a
+    :class:`~hw.targets.ConfigTarget` of fabric ``p``). Payload words written to the
+    target shift in from the top, so after a record of ``n`` words its first word sits
+    in bits ``0..31``, as ``words_of`` lays them out. Cleared when a new bitstream
+    begins.
 
-    def __init__(self, layout, kind, target):
-        self._kind = kind
+    Ports
+    -----
+    clear : In(1)
+    bus : In(ConfigLoader.WriteBus(addr_bits=p.addr_bits))
+    value : Out(target.layout)
+    """
+
+    def __init__(self, p, target):
         self._target = target
-        self._words = config_words(layout)
         super().__init__({
-            "clear":  In(1),
-            "we":     In(1),
-            "kind":   In(8),
-            "target": In(16),
-            "data":   In(WORD),
-            "value":  Out(layout),
+            "clear": In(1),
+            "bus":   In(ConfigLoader.WriteBus(addr_bits=p.addr_bits)),
+            "value": Out(target.layout),
         })
 
     def elaborate(self, platform):
         m = Module()
-        raw = Signal(self._words * WORD)
+        t, bus = self._target, self.bus
+        raw = Signal(t.words * WORD)
         m.d.comb += self.value.eq(raw)
-        hit = self.we & (self.kind == self._kind.value) & (self.target == self._target)
+        hit = bus.we & (bus.kind == t.record) & (bus.target == t.id)
         with m.If(self.clear):
             m.d.sync += raw.eq(0)
         with m.Elif(hit):
-            m.d.sync += raw.eq(Cat(raw[WORD:], self.data))
+            m.d.sync += raw.eq(Cat(raw[WORD:], bus.data))
         return m
 
 
@@ -75,7 +81,7 @@ def top_ports(p):
     vec = p.lanes * WORD
     ports = {
         "cfg_tdata": In(WORD), "cfg_tvalid": In(1), "cfg_tready": Out(1), "cfg_tlast": In(1),
-        "start": In(1), "configured": Out(1), "cfg_error": Out(4), "running": Out(1),
+        "start": In(1), "configured": Out(1), "cfg_error": Out(CfgError), "running": Out(1),
         "done": Out(1), "cycles": Out(32),
     }
     for k in range(p.io_in):
@@ -101,12 +107,10 @@ class FabricControl(wiring.Component):
         ports = {k: v for k, v in top_ports(p).items()
                  if k.startswith("cfg_") or k in ("start", "configured", "running", "done",
                                                   "cycles")}
-        for uid, kind, _ in p.units:
-            ports[f"cfg_u{uid}"] = Out(pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p))
-            if kind == UnitKind.PMU:
-                ports[f"init_we_u{uid}"] = Out(1)
-        for pos in interconnect(p).switches:
-            ports[f"cfg_sw{pos[0]}_{pos[1]}"] = Out(switch_layout(p, pos))
+        for t in config_targets(p).values():
+            ports[f"cfg_{t.name}"] = Out(t.layout)
+            if t.takes_init:
+                ports[f"init_we_{t.name}"] = Out(1)
         ports.update({"init_addr": Out(p.addr_bits), "init_data": Out(WORD),
                       "unit_start": Out(1), "unit_run": Out(1),
                       "unit_done": In(len(p.units))})
@@ -116,6 +120,7 @@ class FabricControl(wiring.Component):
         p = self.params
         m = Module()
         m.submodules.loader = loader = ConfigLoader(p)
+        bus = loader.bus
         m.d.comb += [
             loader.cfg.payload.data.eq(self.cfg_tdata),
             loader.cfg.payload.last.eq(self.cfg_tlast),
@@ -123,29 +128,21 @@ class FabricControl(wiring.Component):
             self.cfg_tready.eq(loader.cfg.ready),
             self.configured.eq(loader.configured),
             self.cfg_error.eq(loader.error),
-            self.init_addr.eq(loader.addr),
-            self.init_data.eq(loader.data),
+            self.init_addr.eq(bus.addr),
+            self.init_data.eq(bus.data),
         ]
         busy_prev = Signal()
         m.d.sync += busy_prev.eq(loader.busy)
         clear = loader.busy & ~busy_prev
-        kind = loader.kind.as_value()
-
-        def store(name, layout, record, target):
-            s = ConfigStore(layout, record, target)
-            m.submodules[f"cfg_{name}"] = s
-            m.d.comb += [s.clear.eq(clear), s.we.eq(loader.we), s.kind.eq(kind),
-                         s.target.eq(loader.target), s.data.eq(loader.data),
-                         getattr(self, f"cfg_{name}").eq(s.value)]
-
-        for uid, ukind, _ in p.units:
-            store(f"u{uid}", pcu_layout(p) if ukind == UnitKind.PCU else pmu_layout(p),
-                  RecordKind.UNIT, uid)
-            if ukind == UnitKind.PMU:
-                m.d.comb += getattr(self, f"init_we_u{uid}").eq(
-                    loader.we & (kind == RecordKind.PMU_INIT.value) & (loader.target == uid))
-        for pos, spec in interconnect(p).switches.items():
-            store(f"sw{pos[0]}_{pos[1]}", switch_layout(p, pos), RecordKind.SWITCH, spec.id)
+        stores = []
+        for t in config_targets(p).values():
+            store = m.submodules[f"cfg_{t.name}"] = ConfigStore(p, t)
+            m.d.comb += [store.clear.eq(clear), getattr(self, f"cfg_{t.name}").eq(store.value)]
+            stores.append(store)
+            if t.takes_init:
+                m.d.comb += getattr(self, f"init_we_{t.name}").eq(
+                    bus.we & (bus.kind == RecordKind.PMU_INIT) & (bus.target == t.id))
+        wiring.connect(m, bus, *(store.bus for store in stores))
 
         # run control: start once configured; done when every unit is done (units need
         # a few cycles after the start pulse before their done reflects the new run)
@@ -205,6 +202,39 @@ def _stand_in(component):
     return component
 
 
+_UNIT_CLASSES = {UnitKind.PCU: PCU, UnitKind.PMU: PMU}
+
+
+def _unit_inst(p, t):
+    """The instance of unit target ``t``, on the run control and (a PMU) the init bus."""
+    build = _UNIT_CLASSES[t.unit]
+    inst = Inst(f"{t.kind}{t.id}", f"terrazzo_{t.kind}", lambda: build(p),
+                _ports_of(_stand_in(build(p))))
+    inst.conns.update({"start": ("unit_start", None), "run": ("unit_run", None),
+                       "done": ("unit_done", t.id)})
+    if t.takes_init:
+        inst.conns.update({"init_we": (f"init_we_{t.name}", None),
+                           "init_addr": ("init_addr", None), "init_data": ("init_data", None)})
+    return inst
+
+
+def _switch_inst(p, pos, first_of):
+    """The instance of the switch at ``pos``: of the shared module of the first switch
+    of its structure (``first_of`` maps structures to the first of them seen so far),
+    its ports renamed to that switch's."""
+    ic = interconnect(p)
+    first = first_of.setdefault(switch_structure(p, pos), pos)
+    a, b = ic.switches[pos], ic.switches[first]
+    rename = {}
+    for net in NETWORKS:
+        rename.update({f"i_{net}_{x}": f"i_{net}_{y}"
+                       for x, y in zip(a.inputs[net], b.inputs[net])})
+        rename.update({f"o_{net}_{x.name}": f"o_{net}_{y.name}"
+                       for x, y in zip(a.outputs[net], b.outputs[net])})
+    return Inst(f"sw{pos[0]}_{pos[1]}", f"terrazzo_switch_{first[0]}_{first[1]}",
+                lambda: Switch(p, pos), _ports_of(_stand_in(Switch(p, pos))), rename=rename)
+
+
 def fabric_structure(p):
     """The fabric as instances and wires (see the module docstring)."""
     ic = interconnect(p)
@@ -221,33 +251,13 @@ def fabric_structure(p):
             control.conns[port] = (port, None)
     insts.append(control)
 
-    units = {}
-    for uid, kind, _ in p.units:
-        build = (lambda: PCU(p)) if kind == UnitKind.PCU else (lambda: PMU(p))
-        inst = Inst(f"{kind}{uid}", f"terrazzo_{kind}", build, _ports_of(_stand_in(build())))
-        inst.conns.update({"cfg": (f"cfg_u{uid}", None), "start": ("unit_start", None),
-                           "run": ("unit_run", None), "done": ("unit_done", uid)})
-        if kind == UnitKind.PMU:
-            inst.conns.update({"init_we": (f"init_we_u{uid}", None),
-                               "init_addr": ("init_addr", None),
-                               "init_data": ("init_data", None)})
-        units[uid] = inst
-        insts.append(inst)
-
-    switches, first_of = {}, {}
-    for pos, spec in ic.switches.items():
-        first = first_of.setdefault(switch_structure(p, pos), pos)
-        rename = {}
-        a, b = spec, ic.switches[first]
-        for net in NETWORKS:
-            rename.update({f"i_{net}_{x}": f"i_{net}_{y}" for x, y in zip(a.inputs[net], b.inputs[net])})
-            rename.update({f"o_{net}_{x.name}": f"o_{net}_{y.name}"
-                           for x, y in zip(a.outputs[net], b.outputs[net])})
-        inst = Inst(f"sw{pos[0]}_{pos[1]}", f"terrazzo_switch_{first[0]}_{first[1]}",
-                    lambda pos=pos: Switch(p, pos), _ports_of(_stand_in(Switch(p, pos))),
-                    rename=rename)
-        inst.conns["cfg"] = (f"cfg_sw{pos[0]}_{pos[1]}", None)
-        switches[pos] = inst
+    units, switches, first_of = {}, {}, {}
+    for t in config_targets(p).values():
+        if t.unit is not None:
+            inst = units[t.id] = _unit_inst(p, t)
+        else:
+            inst = switches[t.pos] = _switch_inst(p, t.pos, first_of)
+        inst.conns["cfg"] = (f"cfg_{t.name}", None)
         insts.append(inst)
 
     def link(name, producer, out_port, consumer, in_port):

@@ -16,11 +16,22 @@ as ``zlib.crc32``) over the bytes of every preceding word.
 
 from amaranth.lib import data, enum
 
-__all__ = ["MAGIC", "VERSION", "RecordKind", "CfgError", "RECORD_HEADER", "HEADER_WORDS"]
+from .layouts import WORD
+
+__all__ = ["MAGIC", "VERSION", "RecordKind", "CfgError", "HEADER", "HEADER_WORDS", "MIN_WORDS",
+           "RECORD_HEADER", "fabric_hash32_of"]
 
 MAGIC = 0x315A5A54      # b"TZZ1" read as a little-endian word
 VERSION = 1
-HEADER_WORDS = 4
+
+HEADER = data.StructLayout({
+    "magic":   WORD,
+    "version": WORD,
+    "fabric":  WORD,     # FabricParams.hash32
+    "length":  WORD,     # total words, header and CRC included
+})
+HEADER_WORDS = HEADER.size // WORD
+MIN_WORDS = HEADER_WORDS + 1        # a header and a CRC, no records
 
 
 class RecordKind(enum.Enum, shape=8):
@@ -47,3 +58,22 @@ class CfgError(enum.Enum, shape=4):
     SIZE = 6         # record word count wrong for its target, or runs past the end
     TRUNCATED = 7    # tlast before the total length was reached
     CRC = 8          # CRC-32 mismatch
+
+
+def fabric_hash32_of(blob):
+    """The fabric hash32 in the header of the bitstream bytes ``blob``.
+
+    Nothing else of the header is checked.
+
+    Raises
+    ------
+    ValueError
+        If ``blob`` ends before the field does.
+    """
+    field = HEADER["fabric"]
+    need = (field.offset + field.width) // 8
+    if len(blob) < need:
+        raise ValueError(f"a bitstream of {len(blob)} bytes is too short to carry a fabric "
+                         f"hash (bytes {field.offset // 8}..{need - 1})")
+    head = bytes(blob[:HEADER.size // 8])
+    return data.Const(HEADER, int.from_bytes(head, "little")).fabric

@@ -9,10 +9,8 @@ from amaranth.back import rtlil, verilog
 from amaranth.lib.wiring import In
 
 from .fabric import fabric_structure, top_ports
-from .format import HEADER_WORDS
-from .interconnect import interconnect, switch_layout
-from .layouts import pcu_layout, pmu_layout, config_words
-from .params import UnitKind
+from .format import MIN_WORDS
+from .targets import config_targets
 
 __all__ = ["FabricSummary", "summarize", "generate_verilog", "verilog_top"]
 
@@ -51,23 +49,17 @@ def _netlist_counts(text):
 
 
 def summarize(p, counts=None):
-    ic = interconnect(p)
-    units = Counter(kind for _, kind, _ in p.units)
-    switch_bits = [switch_layout(p, pos).size for pos in ic.switches]
-    words = HEADER_WORDS + 1
-    for _, kind, _ in p.units:
-        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
-        words += 2 + config_words(layout)
-    for pos in ic.switches:
-        words += 2 + config_words(switch_layout(p, pos))
+    """The :class:`FabricSummary` of ``p``; ``counts`` is ``(flip_flops, memory_bits)``
+    when a netlist was counted."""
+    units, config_bits = Counter(), {}
+    words = MIN_WORDS
+    for t in config_targets(p).values():
+        units[t.kind] += 1
+        config_bits[t.kind] = max(config_bits.get(t.kind, 0), t.layout.size)
+        words += 2 + t.words        # record header, word count, payload
     ffs, mem = counts if counts is not None else (None, None)
-    return FabricSummary(
-        name=p.name, hash=p.hash,
-        units={"pcu": units[UnitKind.PCU], "pmu": units[UnitKind.PMU],
-               "switch": len(ic.switches)},
-        config_bits={"pcu": pcu_layout(p).size, "pmu": pmu_layout(p).size,
-                     "switch": max(switch_bits)},
-        bitstream_words=words, flip_flops=ffs, memory_bits=mem)
+    return FabricSummary(name=p.name, hash=p.hash, units=dict(units), config_bits=config_bits,
+                         bitstream_words=words, flip_flops=ffs, memory_bits=mem)
 
 
 def _range(width):

@@ -8,13 +8,15 @@ The hardware holds ``Signal(layout)``; the compiler packs with
 
 from functools import lru_cache
 
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data, enum
 
 from .ops import Op, ReduceOp
+from .params import UnitKind
 
 __all__ = ["Src", "AccMode", "OutSrc", "Access", "counter_layout", "pcu_layout",
-           "pmu_layout", "agen_layout", "config_words", "bits_for", "WORD"]
+           "pmu_layout", "unit_layout", "agen_layout", "config_words", "plain_layout",
+           "bits_for", "WORD"]
 
 WORD = 32
 
@@ -136,6 +138,34 @@ def pmu_layout(p):
         "wr":        agen_layout(p),
         "rd":        agen_layout(p),
     })
+
+
+def unit_layout(p, kind):
+    """Configuration of a unit of ``kind`` (a :class:`~hw.params.UnitKind`)."""
+    return {UnitKind.PCU: pcu_layout, UnitKind.PMU: pmu_layout}[UnitKind(kind)](p)
+
+
+@lru_cache(maxsize=None)
+def plain_layout(layout):
+    """``layout`` with every enum field, at any depth, replaced by the enum's shape.
+
+    ``data.Const(layout, bits)`` raises on a field value that no enum member names;
+    ``data.Const(plain_layout(layout), bits)`` reads it as a number (signed fields as
+    signed numbers), so a decoder can report or print it.
+    """
+    if isinstance(layout, data.StructLayout):
+        return data.StructLayout({name: _plain(field.shape) for name, field in layout})
+    if isinstance(layout, data.ArrayLayout):
+        return data.ArrayLayout(_plain(layout.elem_shape), layout.length)
+    raise TypeError(f"layout must be a StructLayout or an ArrayLayout, not {layout!r}")
+
+
+def _plain(shape):
+    if isinstance(shape, (data.StructLayout, data.ArrayLayout)):
+        return plain_layout(shape)
+    if isinstance(shape, type) and issubclass(shape, enum.Enum):
+        return Shape.cast(shape)
+    return shape
 
 
 def config_words(layout):

@@ -4,16 +4,15 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .format import CfgError, HEADER_WORDS, MAGIC, RECORD_HEADER, RecordKind, VERSION
-from .interconnect import interconnect, switch_layout
-from .layouts import WORD, config_words, pcu_layout, pmu_layout
-from .params import UnitKind
+from .format import CfgError, MAGIC, MIN_WORDS, RECORD_HEADER, RecordKind, VERSION
+from .layouts import WORD
+from .targets import TargetTable
 
 __all__ = ["ConfigLoader", "TargetTable", "crc32_step", "CRC32_POLY"]
 
 CRC32_POLY = 0xEDB88320     # IEEE 802.3, reflected
 CRC32_INIT = 0xFFFFFFFF
-MIN_WORDS = HEADER_WORDS + 1
+TARGET = RECORD_HEADER["target"].shape      # a record target (unit or switch id)
 
 
 def _crc32_matrix():
@@ -37,46 +36,6 @@ def crc32_step(crc, word):
     both = Cat(crc, word)
     return Cat(*(Cat(*(both[k] for k in range(2 * WORD) if (row >> k) & 1)).xor()
                  for row in _CRC32_MATRIX))
-
-
-class TargetTable(wiring.Component):
-    """Which record kinds a target accepts, and how many configuration words.
-
-    Ports
-    -----
-    target : In(16)
-    unit, pmu, switch : Out(1)
-        ``target`` is a unit (PCU or PMU), a PMU, a switch.
-    words : Out(16)
-        ``config_words`` of its layout (0 when it is nothing).
-    """
-
-    target: In(16)
-    unit: Out(1)
-    pmu: Out(1)
-    switch: Out(1)
-    words: Out(16)
-
-    def __init__(self, p):
-        self._p = p
-        super().__init__()
-
-    def elaborate(self, platform):
-        p = self._p
-        groups = {}   # (unit, pmu, switch, words) -> [target]
-        for uid, kind, _ in p.units:
-            layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
-            key = (1, int(kind == UnitKind.PMU), 0, config_words(layout))
-            groups.setdefault(key, []).append(uid)
-        for pos, spec in interconnect(p).switches.items():
-            groups.setdefault((0, 0, 1, config_words(switch_layout(p, pos))), []).append(spec.id)
-        m = Module()
-        with m.Switch(self.target):
-            for (unit, pmu, switch, words), targets in groups.items():
-                with m.Case(*targets):
-                    m.d.comb += [self.unit.eq(unit), self.pmu.eq(pmu), self.switch.eq(switch),
-                                 self.words.eq(words)]
-        return m
 
 
 class _State(enum.Enum, shape=4):
@@ -107,33 +66,71 @@ class ConfigLoader(wiring.Component):
     -----
     cfg : In(stream.Signature(StructLayout({"data": 32, "last": 1})))
         Always ready.
-    we : Out(1)
-        One cycle per payload word, one cycle after the word was taken.
-    kind : Out(RecordKind)
-    target : Out(16)
-        The record being written.
-    index : Out(16)
-        Payload word index within a ``UNIT``/``SWITCH`` record (data word index, modulo
-        ``2**16``, for ``PMU_INIT``).
-    addr : Out(p.addr_bits)
-        PMU word address of a ``PMU_INIT`` data word.
-    data : Out(32)
+    bus : Out(ConfigLoader.WriteBus(addr_bits=p.addr_bits))
+        One write per payload word, one cycle after the word was taken.
     configured : Out(1)
     error : Out(CfgError)
     busy : Out(1)
         A stream has started and its ``last`` word has not arrived yet.
     """
 
+    class WriteBus(wiring.Signature):
+        """The configuration write bus, from the loader to the configuration registers
+        and the PMUs' memories. Every member is registered in the loader.
+
+        Parameters
+        ----------
+        addr_bits : int
+            Width of ``addr`` (``FabricParams.addr_bits``).
+
+        Members
+        -------
+        we : Out(1)
+            A payload word is written in this cycle.
+        kind : Out(RecordKind)
+        target : Out(the record header's target field)
+            The record being written.
+        index : Out(16)
+            Payload word index within a ``UNIT``/``SWITCH`` record (data word index,
+            modulo ``2**16``, for ``PMU_INIT``).
+        addr : Out(addr_bits)
+            PMU word address of a ``PMU_INIT`` data word.
+        data : Out(32)
+
+        Raises
+        ------
+        TypeError
+            If ``addr_bits`` is not a positive integer.
+        """
+
+        def __init__(self, *, addr_bits):
+            if not isinstance(addr_bits, int) or isinstance(addr_bits, bool) or addr_bits < 1:
+                raise TypeError(f"addr_bits must be a positive integer, not {addr_bits!r}")
+            self._addr_bits = addr_bits
+            super().__init__({
+                "we":     Out(1),
+                "kind":   Out(RecordKind, init=RecordKind.UNIT),
+                "target": Out(TARGET),
+                "index":  Out(16),
+                "addr":   Out(addr_bits),
+                "data":   Out(WORD),
+            })
+
+        @property
+        def addr_bits(self):
+            return self._addr_bits
+
+        def __eq__(self, other):
+            return type(other) is type(self) and other.addr_bits == self.addr_bits
+
+        def __repr__(self):
+            return f"ConfigLoader.WriteBus(addr_bits={self.addr_bits})"
+
     def __init__(self, p):
         self._p = p
         super().__init__({
             "cfg":        In(stream.Signature(data.StructLayout({"data": WORD, "last": 1}))),
-            "we":         Out(1),
-            "kind":       Out(RecordKind, init=RecordKind.UNIT),
-            "target":     Out(16),
-            "index":      Out(16),
-            "addr":       Out(p.addr_bits),
-            "data":       Out(WORD),
+            "bus":        Out(self.WriteBus(addr_bits=p.addr_bits)),
             "configured": Out(1),
             "error":      Out(CfgError),
             "busy":       Out(1),
@@ -163,11 +160,11 @@ class ConfigLoader(wiring.Component):
                     m.d.comb += [s.more.eq(0), s.next.eq(_State.SWALLOW)]
             self._finish(m)
         # the write bus is registered
-        m.d.sync += self.we.eq(take & s.write)
+        bus = self.bus
+        m.d.sync += bus.we.eq(take & s.write)
         with m.If(take & s.write):
-            m.d.sync += [self.kind.eq(s.kind), self.target.eq(s.target),
-                         self.index.eq(s.index), self.addr.eq(s.addr),
-                         self.data.eq(self.cfg.payload.data)]
+            m.d.sync += [bus.kind.eq(s.kind), bus.target.eq(s.target), bus.index.eq(s.index),
+                         bus.addr.eq(s.addr), bus.data.eq(self.cfg.payload.data)]
         return m
 
     def _header(self, m):
@@ -264,7 +261,7 @@ class _Signals:
         self.left = Signal(WORD)        # record words before the CRC word
         self.count = Signal(WORD)       # payload words left in the record
         self.kind = Signal(RecordKind, init=RecordKind.UNIT)
-        self.target = Signal(16)
+        self.target = Signal(TARGET)
         self.expect = Signal(16)        # configuration words of the target
         self.index = Signal(16)
         self.addr = Signal(WORD)

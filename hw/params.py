@@ -1,6 +1,7 @@
 """Fabric parameters: the one description of a fabric that hardware and compiler share."""
 
 import dataclasses
+import enum
 import hashlib
 import json
 import tomllib
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from .errors import TerrazzoError
 
-__all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "UnitKind"]
+__all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "find_fabric", "UnitKind"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -18,7 +19,13 @@ class ParamsError(TerrazzoError, ValueError):
     """Raised for an invalid fabric description; the message quotes the bad value."""
 
 
-class UnitKind:
+class UnitKind(enum.StrEnum):
+    """The kind of a grid unit.
+
+    Its value is the name that module names, summaries, disassembly and the compiler's
+    virtual units (``compiler.netlist.VUnit.kind``) use. A ``StrEnum``, so a kind
+    compares equal to its name, as the compiler relies on.
+    """
     PCU = "pcu"
     PMU = "pmu"
 
@@ -228,3 +235,23 @@ def load_fabric(spec):
     if str(spec).endswith(".toml") or Path(str(spec)).exists():
         return FabricParams.load(spec)
     raise ParamsError(f"unknown fabric {spec!r}: give one of {', '.join(PRESETS)} or a .toml file")
+
+
+def find_fabric(hash32, fabric=None):
+    """The fabric a bitstream with fabric hash ``hash32`` was built for: ``fabric`` (as
+    :func:`load_fabric` takes it) if given, whatever its hash; else the preset whose
+    :attr:`FabricParams.hash32` is ``hash32``.
+
+    Raises
+    ------
+    ParamsError
+        If ``fabric`` cannot be loaded, or no preset has that hash.
+    """
+    if fabric is not None:
+        return load_fabric(fabric)
+    for name in PRESETS:
+        p = load_fabric(name)
+        if p.hash32 == hash32:
+            return p
+    raise ParamsError(f"bitstream is for fabric hash 0x{hash32:08x}, which is no preset "
+                      f"({', '.join(PRESETS)}); give its parameters with --fabric FILE.toml")

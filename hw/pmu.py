@@ -3,14 +3,15 @@
 See ``docs/hardware.md``, section "PMU", for the contract.
 """
 
-from amaranth.hdl import Module, Signal, Const, Cat, Mux, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Signal, Const, Cat, Mux, Shape, signed, unsigned
+from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .counters import CounterChain
 from .layouts import Access, agen_layout, pmu_layout, WORD
+from .links import link_shape, link_signature, vector_layout
 
 __all__ = ["PMU", "AddressGenerator", "BankArray"]
 
@@ -140,7 +141,7 @@ class BankArray(wiring.Component):
     def __init__(self, p):
         self._p = p
         rows = data.ArrayLayout(unsigned(_log2(p.pmu_depth)), p.lanes)
-        words = data.ArrayLayout(signed(WORD), p.lanes)
+        words = vector_layout(p.lanes)
         super().__init__({
             "w_en":     In(1),
             "w_rows":   In(rows),
@@ -195,10 +196,10 @@ class PMU(wiring.Component):
 
     Ports
     -----
-    vin, sin : In(stream)
-        Write data (vector, scalar), each through a ``fifo_depth`` FIFO.
-    vout, sout : Out(stream)
-        Read data (vector, scalar), each from an ``OUT_DEPTH`` output FIFO.
+    vin, sin : In(link_signature(p, "vector")), In(link_signature(p, "scalar"))
+        Write data, each through a ``fifo_depth`` FIFO.
+    vout, sout : Out(link_signature(p, "vector")), Out(link_signature(p, "scalar"))
+        Read data, both from one ``OUT_DEPTH`` output FIFO.
     cfg : In(pmu_layout)
         Configuration (held stable while running).
     start : In(1)
@@ -224,12 +225,11 @@ class PMU(wiring.Component):
 
     def __init__(self, p):
         self._p = p
-        vector = data.ArrayLayout(signed(WORD), p.lanes)
         super().__init__({
-            "vin":       In(stream.Signature(vector)),
-            "sin":       In(stream.Signature(signed(WORD))),
-            "vout":      Out(stream.Signature(vector)),
-            "sout":      Out(stream.Signature(signed(WORD))),
+            "vin":       In(link_signature(p, "vector")),
+            "sin":       In(link_signature(p, "scalar")),
+            "vout":      Out(link_signature(p, "vector")),
+            "sout":      Out(link_signature(p, "scalar")),
             "cfg":       In(pmu_layout(p)),
             "start":     In(1),
             "run":       In(1),
@@ -247,12 +247,14 @@ class PMU(wiring.Component):
         m.submodules.wr = wr = AddressGenerator(p)
         m.submodules.rd = rd = AddressGenerator(p)
         m.submodules.banks = banks = BankArray(p)
-        m.submodules.vin_fifo = vin_fifo = SyncFIFO(width=WORD * p.lanes, depth=p.fifo_depth)
-        m.submodules.sin_fifo = sin_fifo = SyncFIFO(width=WORD, depth=p.fifo_depth)
-        m.submodules.out_fifo = out_fifo = SyncFIFO(width=WORD * p.lanes, depth=self.OUT_DEPTH)
-        for port, fifo in [(self.vin, vin_fifo), (self.sin, sin_fifo)]:
-            m.d.comb += [fifo.w_data.eq(port.payload), fifo.w_en.eq(port.valid),
-                         port.ready.eq(fifo.w_rdy)]
+        vector_bits = Shape.cast(link_shape(p, "vector")).width
+        scalar_bits = Shape.cast(link_shape(p, "scalar")).width
+        m.submodules.vin_fifo = vin_fifo = SyncFIFO(width=vector_bits, depth=p.fifo_depth)
+        m.submodules.sin_fifo = sin_fifo = SyncFIFO(width=scalar_bits, depth=p.fifo_depth)
+        m.submodules.out_fifo = out_fifo = SyncFIFO(width=vector_bits, depth=self.OUT_DEPTH)
+        wiring.connect(m, wiring.flipped(self.vin), vin_fifo.w_stream)
+        wiring.connect(m, wiring.flipped(self.sin), sin_fifo.w_stream)
+        vin, sin, out = vin_fifo.r_stream, sin_fifo.r_stream, out_fifo.r_stream
 
         full = Signal(2)           # per buffer: written, not yet freed by the reader
         wr_buf = Signal()
@@ -264,21 +266,21 @@ class PMU(wiring.Component):
         wr_on, rd_on = wr_vec | wr_scalar, rd_vec | rd_scalar
 
         # writer
-        has_input = (wr_vec & vin_fifo.r_rdy) | (wr_scalar & sin_fifo.r_rdy)
+        has_input = (wr_vec & vin.valid) | (wr_scalar & sin.valid)
         wr_issue = go & wr_on & ~wr.done & ~full.bit_select(wr_buf, 1) & has_input
         m.d.comb += [
             wr.cfg.eq(cfg.wr), wr.double.eq(cfg.double), wr.buffer.eq(wr_buf),
             wr.restart.eq(self.start), wr.advance.eq(wr_issue),
-            vin_fifo.r_en.eq(wr_issue & wr_vec),
-            sin_fifo.r_en.eq(wr_issue & wr_scalar),
+            vin.ready.eq(wr_issue & wr_vec),
+            sin.ready.eq(wr_issue & wr_scalar),
         ]
         with m.If(self.run):
             m.d.comb += [banks.w_en.eq(wr_issue), banks.w_rows.eq(wr.rows),
                          banks.w_rotate.eq(wr.rotate)]
             with m.If(wr_vec):
-                m.d.comb += [banks.w_data.eq(vin_fifo.r_data), banks.w_mask.eq(wr.mask)]
+                m.d.comb += [banks.w_data.eq(vin.payload), banks.w_mask.eq(wr.mask)]
             with m.Else():
-                m.d.comb += [banks.w_data[0].eq(sin_fifo.r_data), banks.w_mask.eq(1)]
+                m.d.comb += [banks.w_data[0].eq(sin.payload), banks.w_mask.eq(1)]
         with m.Else():
             # only the bank holding the word is enabled, so one row serves every bank
             m.d.comb += [banks.w_en.eq(self.init_we),
@@ -295,13 +297,13 @@ class PMU(wiring.Component):
             rd.cfg.eq(cfg.rd), rd.double.eq(cfg.double), rd.buffer.eq(rd_buf),
             rd.restart.eq(self.start), rd.advance.eq(rd_issue),
             banks.r_en.eq(rd_issue), banks.r_rows.eq(rd.rows), banks.r_rotate.eq(rd.rotate),
-            out_fifo.w_en.eq(in_flight), out_fifo.w_data.eq(banks.r_data),
-            self.vout.payload.eq(out_fifo.r_data), self.vout.valid.eq(out_fifo.r_rdy & rd_vec),
-            self.sout.payload.eq(out_fifo.r_data[:WORD]),
-            self.sout.valid.eq(out_fifo.r_rdy & rd_scalar),
-            out_fifo.r_en.eq((rd_vec & self.vout.ready) | (rd_scalar & self.sout.ready)),
+            # a read credit is taken at issue, so the FIFO always has room for the data
+            out_fifo.w_stream.valid.eq(in_flight), out_fifo.w_stream.payload.eq(banks.r_data),
+            self.vout.payload.eq(out.payload), self.vout.valid.eq(out.valid & rd_vec),
+            self.sout.payload.eq(out.payload[:WORD]), self.sout.valid.eq(out.valid & rd_scalar),
+            out.ready.eq((rd_vec & self.vout.ready) | (rd_scalar & self.sout.ready)),
         ]
-        pop = out_fifo.r_en & out_fifo.r_rdy
+        pop = out.ready & out.valid
         m.d.sync += used.eq(used + rd_issue - pop)
 
         # buffer hand-over: the writer fills, the reader frees (only when there is a writer)

@@ -1,10 +1,11 @@
 """Cross-lane reduction and the PCU accumulator stage."""
 
 from amaranth.hdl import Module, Signal, Mux, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import AccMode, WORD
+from .links import vector_layout
 from .ops import ReduceOp, INT32_MAX, INT32_MIN
 
 __all__ = ["ScanNetwork", "Accumulator", "combine", "identity"]
@@ -47,15 +48,15 @@ class ScanNetwork(wiring.Component):
     Ports
     -----
     op : In(ReduceOp)
-    x : In(ArrayLayout(signed(32), lanes))
-    y : Out(ArrayLayout(signed(32), lanes))
+    x : In(vector_layout(lanes))
+    y : Out(vector_layout(lanes))
     """
 
     def __init__(self, lanes):
         if not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
             raise ValueError(f"lanes must be a power of two, not {lanes!r}")
         self._lanes = lanes
-        vector = data.ArrayLayout(signed(WORD), lanes)
+        vector = vector_layout(lanes)
         super().__init__({"op": In(ReduceOp), "x": In(vector), "y": Out(vector)})
 
     def elaborate(self, platform):
@@ -101,16 +102,16 @@ class Accumulator(wiring.Component):
         Zero ``acc`` (wins over ``valid``).
     valid, fresh : In(1)
     mask : In(lanes)
-    r : In(ArrayLayout(signed(32), lanes))
-    acc : Out(ArrayLayout(signed(32), lanes))
+    r : In(vector_layout(lanes))
+    acc : Out(vector_layout(lanes))
         The register.
-    result : Out(ArrayLayout(signed(32), lanes))
+    result : Out(vector_layout(lanes))
         Combinational, from this cycle's input.
     """
 
     def __init__(self, lanes):
         self._lanes = lanes
-        vector = data.ArrayLayout(signed(WORD), lanes)
+        vector = vector_layout(lanes)
         super().__init__({
             "mode":   In(AccMode),
             "op":     In(ReduceOp),
@@ -137,7 +138,7 @@ class Accumulator(wiring.Component):
             x = Mux(self.fresh, e, Mux(lane, self.acc[i], self.acc[0]))
             out.append(combine(m, self.op, x, Mux(lane, self.r[i], scan.y[i]), name=f"out{i}"))
 
-        new = Signal(data.ArrayLayout(signed(WORD), n))
+        new = Signal(vector_layout(n))
         with m.Switch(self.mode):
             with m.Case(AccMode.LANE):
                 m.d.comb += [new[i].eq(out[i]) for i in range(n)]

@@ -1,22 +1,13 @@
 """Switch: the routing node at every unit corner, for the vector and the scalar network."""
 
-from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .interconnect import NETWORKS, interconnect, switch_layout
-from .layouts import WORD
+from .links import link_shape, link_signature
 
 __all__ = ["Switch", "SkidBuffer", "link_shape"]
-
-
-def link_shape(p, network):
-    """Payload shape of a link of ``network``: a vector of ``lanes`` words or one word."""
-    if network == "vector":
-        return data.ArrayLayout(signed(WORD), p.lanes)
-    if network == "scalar":
-        return signed(WORD)
-    raise ValueError(f"network must be one of {NETWORKS!r}, not {network!r}")
 
 
 class SkidBuffer(wiring.Component):
@@ -79,9 +70,9 @@ class Switch(wiring.Component):
 
     Ports
     -----
-    i_{net}_{name} : In(stream.Signature(link_shape(p, net)))
+    i_{net}_{name} : In(link_signature(p, net))
         One per input ``name`` of ``interconnect(p).switches[pos].inputs[net]``.
-    o_{net}_{name} : Out(stream.Signature(link_shape(p, net)))
+    o_{net}_{name} : Out(link_signature(p, net))
         One per output of ``interconnect(p).switches[pos].outputs[net]``.
     cfg : In(switch_layout(p, pos))
         Held stable while traffic flows.
@@ -103,7 +94,7 @@ class Switch(wiring.Component):
         self._spec = switches[pos]
         members = {}
         for net in NETWORKS:
-            link = stream.Signature(link_shape(p, net))
+            link = link_signature(p, net)
             for name in self._spec.inputs[net]:
                 members[f"i_{net}_{name}"] = In(link)
             for out in self._spec.outputs[net]:

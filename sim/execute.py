@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.errors import TerrazzoError
-from compiler.disasm import find_fabric
-from compiler.errors import CompileError
+from hw.format import fabric_hash32_of
+from hw.params import ParamsError, find_fabric
 from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
 from .golden import run_graph
@@ -57,15 +57,18 @@ class Mismatch:
 def fabric_of(bitstream, manifest, fabric=None):
     """The fabric a program runs on; refuses a bitstream and manifest that disagree or
     that were built for another fabric than ``fabric``."""
-    if len(bitstream) < 12:
-        raise RunError("bitstream is too short to carry a header")
-    hash32 = int.from_bytes(bitstream[8:12], "little")
+    try:
+        hash32 = fabric_hash32_of(bitstream)
+    except ValueError:
+        raise RunError("bitstream is too short to carry a header") from None
     if hash32 != manifest.fabric_hash32:
         raise RunError(f"bitstream is for fabric hash 0x{hash32:08x} but its manifest says "
                        f"0x{manifest.fabric_hash32:08x} ({manifest.fabric_name!r})")
     try:
         p = find_fabric(hash32, fabric)
-    except CompileError as e:
+    except ParamsError as e:
+        if fabric is not None:
+            raise
         raise RunError(str(e)) from None
     if p.hash32 != hash32:
         raise RunError(f"bitstream is for fabric {manifest.fabric_name!r} (hash "

@@ -24,13 +24,12 @@ from cocotb.triggers import (ClockCycles, FallingEdge, RisingEdge, ValueChange, 
                              select)
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
+from hw.layouts import WORD
 from sim.job import check_probability
 
 __all__ = ["FabricTestbench", "VectorDriver", "VectorMonitor", "CLOCK_PERIOD_NS", "WORD"]
 
 CLOCK_PERIOD_NS = 10
-WORD = 32
-_MASK = (1 << WORD) - 1
 _AXI_LOG_LEVEL = logging.WARNING   # cocotbext-axi logs every frame at INFO
 
 

@@ -6,35 +6,16 @@ import pytest
 from amaranth.lib import data
 from hypothesis import given, settings, strategies as st
 
+from bitstream_cases import good_bitstream
 from compiler.bitstream import (Bitstream, BitstreamError, Record, bits_of, decode, encode,
                                 record_words, words_of)
 from hw.format import MAGIC, RECORD_HEADER, VERSION, CfgError, RecordKind
 from hw.interconnect import interconnect, switch_layout
 from hw.layouts import config_words, pcu_layout, pmu_layout
-from hw.params import UnitKind, load_fabric
+from hw.params import load_fabric
+from hw.targets import config_targets
 
 TINY = load_fabric("tiny")
-
-
-def good_bitstream(p, seed=0):
-    """Every unit and switch configured with random bits, and two PMU init records."""
-    rng = random.Random(seed)
-    records = []
-    for uid, kind, _ in p.units:
-        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
-        records.append(Record(RecordKind.UNIT, uid, words_of(rng.getrandbits(layout.size), layout)))
-    for pos, spec in interconnect(p).switches.items():
-        layout = switch_layout(p, pos)
-        records.append(Record(RecordKind.SWITCH, spec.id,
-                              words_of(rng.getrandbits(layout.size), layout)))
-    pmus = [uid for uid, kind, _ in p.units if kind == UnitKind.PMU]
-    for uid in pmus[:2]:
-        addr = rng.randrange(p.pmu_words - 8)
-        n = rng.randrange(1, 8)
-        records.append(Record(RecordKind.PMU_INIT, uid,
-                              (addr, *(rng.getrandbits(32) for _ in range(n)))))
-    rng.shuffle(records)
-    return Bitstream(p.hash32, tuple(records))
 
 
 def to_words(raw):
@@ -114,7 +95,8 @@ def tiny_record(draw):
     elif kind == RecordKind.SWITCH:
         target = draw(st.sampled_from([s.id for s in interconnect(p).switches.values()]))
     else:
-        target = draw(st.sampled_from([u for u, k, _ in p.units if k == UnitKind.PMU]))
+        target = draw(st.sampled_from([t.id for t in config_targets(p).values()
+                                       if t.takes_init]))
         addr = draw(st.integers(0, p.pmu_words - 1))
         n = draw(st.integers(0, min(16, p.pmu_words - addr)))
         return Record(kind, target, (addr, *draw(st.lists(words32, min_size=n, max_size=n))))

@@ -13,16 +13,15 @@ from compiler.netlist import Net, Netlist, VUnit
 from compiler.place import place
 from compiler.route import route
 from hw.format import CfgError, RecordKind
-from hw.interconnect import interconnect, switch_layout
-from hw.layouts import OutSrc, Src, pcu_layout, pmu_layout
-from hw.ops import Op, wrap32
-from hw.params import UnitKind, load_fabric
+from hw.layouts import OutSrc, Src, pcu_layout
+from hw.ops import INT32_MAX, INT32_MIN, Op, wrap32
+from hw.params import load_fabric
+from hw.targets import config_targets
 from sim.runner import Runner, SimulationError
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
 BUILD_ROOT = Path(__file__).resolve().parents[2] / "build"
-INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 EDGE_VALUES = [0, 1, -1, 2, -2, INT32_MAX, INT32_MIN, INT32_MAX - 1, INT32_MIN + 1,
                0x2AAAAAAA, -0x2AAAAAAB, 0x55555555, 715827882, 715827883, -715827883]
 
@@ -75,16 +74,14 @@ def affine_bitstream(p, n, mul=3, add=1, *, fabric_hash32=None):
     pcu = placement["f"]
 
     records = []
-    for uid, kind, _ in p.units:
-        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
-        bits = affine_pcu_config(p, n, mul, add) if uid == pcu else 0
-        records.append(Record(RecordKind.UNIT, uid, words_of(bits, layout)))
-    for pos, spec in interconnect(p).switches.items():
-        layout = switch_layout(p, pos)
-        config = routing.switch_config(pos)
-        bits = layout.const({net: {out: {"en": 1, "sel": sel} for out, sel in outs.items()}
-                             for net, outs in config.items()}).as_bits()
-        records.append(Record(RecordKind.SWITCH, spec.id, words_of(bits, layout)))
+    for t in config_targets(p).values():
+        if t.record == RecordKind.SWITCH:
+            config = routing.switch_config(t.pos)
+            bits = t.layout.const({net: {out: {"en": 1, "sel": sel} for out, sel in outs.items()}
+                                   for net, outs in config.items()}).as_bits()
+        else:
+            bits = affine_pcu_config(p, n, mul, add) if t.id == pcu else 0
+        records.append(Record(t.record, t.id, words_of(bits, t.layout)))
     hash32 = p.hash32 if fabric_hash32 is None else fabric_hash32
     return encode(Bitstream(hash32, records))
 

@@ -6,35 +6,13 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from compiler.bitstream import (Bitstream, BitstreamError, Record, decode, encode,
-                                record_words, words_of)
+from bitstream_cases import good_bitstream
+from compiler.bitstream import Bitstream, BitstreamError, decode, encode
 from hw.format import MAGIC, RECORD_HEADER, VERSION, CfgError, RecordKind
-from hw.interconnect import interconnect, switch_layout
-from hw.layouts import pcu_layout, pmu_layout
 from hw.loader import ConfigLoader, crc32_step
-from hw.params import UnitKind, load_fabric
+from hw.params import load_fabric
 
 TINY = load_fabric("tiny")
-
-
-def good_bitstream(p, seed):
-    """Every unit and switch with random configuration bits, and PMU init records."""
-    rng = random.Random(seed)
-    records = []
-    for uid, kind, _ in p.units:
-        layout = pcu_layout(p) if kind == UnitKind.PCU else pmu_layout(p)
-        records.append(Record(RecordKind.UNIT, uid, words_of(rng.getrandbits(layout.size), layout)))
-    for pos, spec in interconnect(p).switches.items():
-        layout = switch_layout(p, pos)
-        records.append(Record(RecordKind.SWITCH, spec.id,
-                              words_of(rng.getrandbits(layout.size), layout)))
-    for uid in [u for u, kind, _ in p.units if kind == UnitKind.PMU]:
-        n = rng.randrange(0, 10)
-        addr = rng.choice([0, p.pmu_words - n, rng.randrange(p.pmu_words - n + 1)])
-        records.append(Record(RecordKind.PMU_INIT, uid,
-                              (addr, *(rng.getrandbits(32) for _ in range(n)))))
-    rng.shuffle(records)
-    return Bitstream(p.hash32, tuple(records))
 
 
 def expected_writes(bs):
@@ -73,12 +51,13 @@ def run_loader(p, streams, *, seed=0, gap=0.0):
             writes = []
 
             def collect():
-                if ctx.get(dut.we):
-                    addr = ctx.get(dut.addr)
-                    kind = ctx.get(dut.kind)
-                    writes.append((kind, ctx.get(dut.target), ctx.get(dut.index),
+                bus = dut.bus
+                if ctx.get(bus.we):
+                    addr = ctx.get(bus.addr)
+                    kind = ctx.get(bus.kind)
+                    writes.append((kind, ctx.get(bus.target), ctx.get(bus.index),
                                    addr if kind == RecordKind.PMU_INIT else None,
-                                   ctx.get(dut.data)))
+                                   ctx.get(bus.data)))
 
             for k, word in enumerate(words):
                 while rng.random() < gap:
