@@ -13,6 +13,14 @@ from .stage import Stage, context_layout, pick, registers_layout, stage_layout
 
 __all__ = ["PCU", "Stage", "context_layout", "registers_layout", "stage_layout"]
 
+# Output FIFO entries beyond one per pipeline stage. A credit is taken at issue and comes
+# back only after the iteration has crossed the `stages` registered stages, been written
+# into the FIFO, left it through the FIFO's registered read port, and the credit counter
+# has registered the return: three cycles more than the stages. With fewer entries an
+# output drained every cycle would run out of credits and the pipeline would issue in
+# bursts instead of every cycle.
+CREDIT_SLACK = 3
+
 
 def _level(m, bits, count, field, name):
     """A signal that is high when ``bits[0 .. field-1]`` are all set (``field`` > ``count``
@@ -157,7 +165,7 @@ class PCU(wiring.Component):
     def _output(self, m, name, net, push, write, value):
         """Output FIFO of port ``name`` with issue credits; returns the FIFO and "does
         not push now or has a credit"."""
-        depth = self._p.stages + 3
+        depth = self._p.stages + CREDIT_SLACK
         fifo = m.submodules[f"{name}_fifo"] = SyncFIFO(
             width=Shape.cast(link_shape(self._p, net)).width, depth=depth)
         w, r = fifo.w_stream, fifo.r_stream
