@@ -18,10 +18,16 @@ import numpy as np
 from hw.errors import TerrazzoError
 
 __all__ = ["JOB_ENV", "RESULT_NAME", "Job", "JobError", "SimResult", "check_probability",
-           "write_job", "read_job", "write_result", "read_result"]
+           "timeout_message", "write_job", "read_job", "write_result", "read_result"]
 
 JOB_ENV = "TERRAZZO_JOB"
 RESULT_NAME = "result.npz"
+
+
+def timeout_message(cycles):
+    """The first line of the failure of a run that reached its ``timeout_cycles``: the
+    test writes it, callers of the runner recognise a timeout by it."""
+    return f"timeout after {cycles} cycles"
 
 
 class JobError(TerrazzoError, ValueError):
