@@ -8,6 +8,8 @@ reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arra
 
 :func:`check_probability` validates the two stimulus knobs a job carries, ``idle`` and
 ``backpressure``, wherever they enter.
+A run that reaches its ``timeout_cycles`` fails with :func:`timeout_message` as the
+first line of its report, by which callers of the runner recognise a timeout.
 """
 
 import os
