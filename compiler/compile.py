@@ -1,5 +1,6 @@
 """The compiler driver: graph -> passes -> lowering -> place -> route -> bitstream."""
 
+import hashlib
 from dataclasses import dataclass
 
 from hw.format import RecordKind
@@ -128,6 +129,9 @@ def compile_graph(graph, p, *, seed=0, effort=1.0):
         "kernels": [{"name": k.name, "mode": k.mode.name.lower(), "iterations": k.iterations,
                      "pcus": list(k.pcus)} for k in lowered.kernels],
     }
-    manifest = Manifest(graph.name, p.name, p.hash, p.hash32, lanes, VERSION, inputs,
-                        outputs, max(compute, io), report, graph_to_json(graph))
+    manifest = Manifest(graph=graph.name, fabric_name=p.name, fabric_hash=p.hash,
+                        fabric_hash32=p.hash32, lanes=lanes, compiler_version=VERSION,
+                        inputs=inputs, outputs=outputs, ideal_cycles=max(compute, io),
+                        bitstream_sha256=hashlib.sha256(bitstream).hexdigest(),
+                        report=report, source=graph_to_json(graph))
     return CompileResult(g, lowered, placement, routing, bitstream, manifest)

@@ -3,7 +3,7 @@ quotes the bad value."""
 
 from hw.errors import TerrazzoError
 
-__all__ = ["CompileError", "BitstreamError"]
+__all__ = ["CompileError", "BitstreamError", "ManifestError"]
 
 
 class CompileError(TerrazzoError):
@@ -37,3 +37,9 @@ class BitstreamError(CompileError):
     def __init__(self, message, code=None):
         super().__init__(message)
         self.code = code
+
+
+class ManifestError(TerrazzoError, ValueError):
+    """A manifest that is malformed or does not belong to its bitstream, or a tensor that
+    does not match its manifest. The message is one line that names the file and the
+    field and quotes the bad value."""

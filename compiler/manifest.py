@@ -1,77 +1,25 @@
-"""The JSON manifest beside a bitstream, and how tensors travel on vector streams.
+"""The JSON manifest beside a bitstream: which tensor travels on which edge port, for
+which fabric, from which graph, and the SHA-256 of the bitstream it belongs to.
 
-Element orders on a vector stream (``lanes`` words per transfer, lane 0 in the low
-word):
-
-* ``rows``: row-major; every row of the last dimension starts a new vector and is
-  padded with zeros to a multiple of ``lanes`` (a 0-d tensor is one row of one);
-* ``lane0``: one element per vector, in lane 0 (other lanes zero), row-major.
+:meth:`Manifest.from_json` reads one and checks every field before anything uses it
+(:mod:`compiler.manifest_check`); :meth:`Manifest.check_bitstream` and
+:meth:`Manifest.check_fabric` check what the document alone cannot tell. How tensors
+travel on the streams is :mod:`compiler.streams` (its names are importable from here).
 """
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field, asdict
 
 import numpy as np
 
-from hw.errors import TerrazzoError
+from .errors import ManifestError
+from .manifest_check import MANIFEST_FORMAT, MANIFEST_VERSION, check_manifest, parse_manifest
+from .streams import ORDERS, pack, stream_vectors, unpack
 
 __all__ = ["PortSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
-           "MANIFEST_FORMAT", "MANIFEST_VERSION"]
-
-MANIFEST_FORMAT = "terrazzo-manifest"
-MANIFEST_VERSION = 1
-ORDERS = ("rows", "lane0")
-
-
-class ManifestError(TerrazzoError, ValueError):
-    """A manifest or a tensor does not match what it should be."""
-
-
-def _rows(shape):
-    shape = tuple(shape)
-    if not shape:
-        return 1, 1
-    return math.prod(shape[:-1]), shape[-1]
-
-
-def stream_vectors(shape, order, lanes):
-    """Vectors a tensor of ``shape`` occupies on a stream in ``order``."""
-    if order == "rows":
-        rows, width = _rows(shape)
-        return rows * -(-width // lanes)
-    if order == "lane0":
-        return math.prod(shape)
-    raise ManifestError(f"unknown element order {order!r} (known: {', '.join(ORDERS)})")
-
-
-def pack(array, order, lanes):
-    """Tensor -> ``(vectors, lanes)`` int32 array in stream order."""
-    a = np.asarray(array).astype(np.int32)
-    if order == "rows":
-        rows, width = _rows(a.shape)
-        padded = -(-width // lanes) * lanes
-        out = np.zeros((rows, padded), dtype=np.int32)
-        out[:, :width] = a.reshape(rows, width)
-        return out.reshape(-1, lanes)
-    if order == "lane0":
-        out = np.zeros((a.size, lanes), dtype=np.int32)
-        out[:, 0] = a.reshape(-1)
-        return out
-    raise ManifestError(f"unknown element order {order!r} (known: {', '.join(ORDERS)})")
-
-
-def unpack(vectors, shape, order, lanes):
-    """``(vectors, lanes)`` in stream order -> tensor of ``shape`` (int32)."""
-    v = np.asarray(vectors, dtype=np.int32).reshape(-1, lanes)
-    want = stream_vectors(shape, order, lanes)
-    if len(v) != want:
-        raise ManifestError(f"expected {want} vectors for shape {tuple(shape)} in order "
-                            f"{order!r}, got {len(v)}")
-    if order == "rows":
-        rows, width = _rows(shape)
-        return v.reshape(rows, -1)[:, :width].reshape(shape)
-    return v[:, 0].reshape(shape)
+           "MANIFEST_FORMAT", "MANIFEST_VERSION", "ORDERS"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +42,11 @@ class PortSpec:
 
 @dataclass(frozen=True)
 class Manifest:
+    """A manifest (see ``docs/compiler.md`` for its fields).
+
+    ``origin`` names the manifest in messages (its file, when read from one); it is not
+    written to the JSON and does not take part in comparisons.
+    """
     graph: str
     fabric_name: str
     fabric_hash: str
@@ -103,15 +56,19 @@ class Manifest:
     inputs: tuple       # of PortSpec
     outputs: tuple      # of PortSpec
     ideal_cycles: int
+    bitstream_sha256: str   # hex SHA-256 of the bitstream this manifest describes
     report: dict = field(default_factory=dict, compare=False)
     source: dict = field(default_factory=dict, compare=False)  # the graph, JSON format
+    origin: str = field(default="manifest", compare=False)
 
-    def to_json(self):
-        d = {
+    def to_doc(self):
+        """The manifest as a JSON document (a dict)."""
+        return {
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
             "graph": self.graph,
             "fabric": {"name": self.fabric_name, "hash": self.fabric_hash,
                        "hash32": self.fabric_hash32, "lanes": self.lanes},
+            "bitstream_sha256": self.bitstream_sha256,
             "compiler_version": self.compiler_version,
             "inputs": [_port_json(s) for s in self.inputs],
             "outputs": [_port_json(s) for s in self.outputs],
@@ -119,34 +76,75 @@ class Manifest:
             "report": self.report,
             "source": self.source,
         }
-        return json.dumps(d, indent=2, sort_keys=False) + "\n"
+
+    def to_json(self):
+        return json.dumps(self.to_doc(), indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def from_json(cls, text, *, source="manifest"):
+        """Read a manifest from JSON ``text`` (``str`` or UTF-8 ``bytes``); ``source``
+        names it in messages and becomes its ``origin``.
+
+        Raises
+        ------
+        ManifestError
+            For anything :func:`compiler.manifest_check.parse_manifest` or
+            :func:`compiler.manifest_check.check_manifest` refuses.
+        """
+        d = parse_manifest(text, source)
+        check_manifest(d, source)
+        fab = d["fabric"]
+        return cls(
+            graph=d["graph"], fabric_name=fab["name"], fabric_hash=fab["hash"],
+            fabric_hash32=fab["hash32"], lanes=fab["lanes"],
+            compiler_version=d["compiler_version"],
+            inputs=tuple(_port_from(s) for s in d["inputs"]),
+            outputs=tuple(_port_from(s) for s in d["outputs"]),
+            ideal_cycles=d["ideal_cycles"], bitstream_sha256=d["bitstream_sha256"],
+            report=d["report"], source=d["source"], origin=source)
+
+    def validate(self):
+        """Check every field as :meth:`from_json` does (for a manifest built in Python).
+
+        Raises
+        ------
+        ManifestError
+            Naming the first bad field.
+        """
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ManifestError(f"{source}: invalid JSON at line {e.lineno} column {e.colno}: "
-                                f"{e.msg}") from None
-        try:
-            if d.get("format") != MANIFEST_FORMAT:
-                raise ManifestError(f"{source}: not a Terrazzo manifest "
-                                    f"(format {d.get('format')!r})")
-            if d.get("version") != MANIFEST_VERSION:
-                raise ManifestError(f"{source}: manifest version {d.get('version')!r} is not "
-                                    f"supported (expected {MANIFEST_VERSION})")
-            fab = d["fabric"]
-            return cls(
-                graph=d["graph"], fabric_name=fab["name"], fabric_hash=fab["hash"],
-                fabric_hash32=fab["hash32"], lanes=fab["lanes"],
-                compiler_version=d["compiler_version"],
-                inputs=tuple(_port_from(s) for s in d["inputs"]),
-                outputs=tuple(_port_from(s) for s in d["outputs"]),
-                ideal_cycles=d["ideal_cycles"], report=d.get("report", {}),
-                source=d.get("source", {}))
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ManifestError(f"{source}: malformed manifest ({type(e).__name__}: {e})") \
-                from None
+            text = json.dumps(self.to_doc())
+        except (TypeError, ValueError) as e:
+            raise ManifestError(f"{self.origin}: not representable as JSON: {e}") from None
+        check_manifest(parse_manifest(text, self.origin), self.origin)
+
+    def check_bitstream(self, bitstream, name="bitstream"):
+        """Raise :class:`ManifestError` unless ``bitstream`` (bytes; ``name`` in the
+        message) is the one this manifest was written for."""
+        digest = hashlib.sha256(bytes(bitstream)).hexdigest()
+        if digest != self.bitstream_sha256:
+            raise ManifestError(
+                f"{name} does not belong to the manifest {self.origin}: its SHA-256 is "
+                f"{digest[:16]}..., the manifest's is {self.bitstream_sha256[:16]}... "
+                f"(they come from different compiles)")
+
+    def check_fabric(self, p):
+        """Raise :class:`ManifestError` unless the manifest fits fabric ``p``
+        (:class:`hw.params.FabricParams`): the same hash and lanes, and edge ports the
+        fabric has."""
+        if self.fabric_hash != p.hash:
+            raise ManifestError(f"{self.origin}: fabric.hash is {self.fabric_hash[:16]}..., "
+                                f"fabric {p.name!r} has {p.hash[:16]}...")
+        if self.lanes != p.lanes:
+            raise ManifestError(f"{self.origin}: fabric.lanes is {self.lanes}, fabric "
+                                f"{p.name!r} has {p.lanes}")
+        for direction, specs, count in (("inputs", self.inputs, p.io_in),
+                                        ("outputs", self.outputs, p.io_out)):
+            for i, spec in enumerate(specs):
+                if spec.port >= count:
+                    raise ManifestError(
+                        f"{self.origin}: {direction}[{i}].port must be below {count} "
+                        f"(fabric {p.name!r} has {count} {direction[:-1]} ports), not "
+                        f"{spec.port}")
 
     def check_inputs(self, tensors):
         """Raise ManifestError naming the first missing or mis-shaped input tensor."""
@@ -174,5 +172,4 @@ def _port_json(s):
 
 
 def _port_from(d):
-    return PortSpec(d["name"], int(d["port"]), tuple(d["shape"]), d["dtype"], d["order"],
-                    int(d["words"]), int(d["vectors"]))
+    return PortSpec(**{**d, "shape": tuple(d["shape"])})

@@ -17,10 +17,11 @@ from hw.params import ParamsError, find_fabric
 from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
 from .golden import run_graph
-from .runner import Runner
+from .job import check_probability, timeout_message
+from .runner import DEFAULT_MAX_CYCLES, Runner, SimulationError
 
-__all__ = ["ProgramRun", "Mismatch", "RunError", "fabric_of", "run_program", "golden_outputs",
-           "compare"]
+__all__ = ["ProgramRun", "Mismatch", "RunError", "DEFAULT_MAX_CYCLES", "fabric_of",
+           "run_timeout", "run_program", "golden_outputs", "compare"]
 
 
 class RunError(TerrazzoError):
@@ -77,21 +78,53 @@ def fabric_of(bitstream, manifest, fabric=None):
     return p
 
 
-def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
-                idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
-                timeout_cycles=None, progress=None):
-    """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
+def run_timeout(ideal_cycles, idle=0.0, backpressure=0.0, max_cycles=DEFAULT_MAX_CYCLES):
+    """Cycles a program of ``ideal_cycles`` may run before it fails: ten times its ideal
+    plus 20,000, stretched by the ``idle`` and ``backpressure`` probabilities, and never
+    more than ``max_cycles``, whatever the manifest says."""
+    idle = check_probability("idle", idle)
+    backpressure = check_probability("backpressure", backpressure)
+    return min(max_cycles, int((10 * ideal_cycles + 20_000) / ((1 - idle) * (1 - backpressure))))
 
-    ``progress``, if given, is called with a line of text as each phase (model build,
-    Verilog generation included; simulation) begins and ends.
 
-    Raises :class:`RunError` for a program that cannot run as given, and
-    :class:`sim.runner.SimulationError` when the simulation fails."""
+def _check_program(bitstream, manifest, tensors, fabric, bitstream_name):
+    """The fabric of a program whose manifest, bitstream and inputs all agree."""
+    try:
+        manifest.validate()
+        manifest.check_bitstream(bitstream, bitstream_name)
+    except ManifestError as e:
+        raise RunError(str(e)) from None
     p = fabric_of(bitstream, manifest, fabric)
     try:
+        manifest.check_fabric(p)
         manifest.check_inputs(tensors)
     except ManifestError as e:
         raise RunError(str(e)) from None
+    return p
+
+
+def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
+                idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
+                timeout_cycles=None, max_cycles=None, bitstream_name="bitstream",
+                progress=None):
+    """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
+
+    Before anything is built or simulated, every field of ``manifest`` is checked, the
+    bitstream's SHA-256 must be the one the manifest records (``bitstream_name`` names
+    the bitstream in that message), and the manifest must fit the fabric.
+
+    ``timeout_cycles`` (default :func:`run_timeout` of the manifest's ideal cycles) is
+    bounded by ``max_cycles`` (default :data:`DEFAULT_MAX_CYCLES`). ``progress``, if
+    given, is called with a line of text as each phase (model build, Verilog generation
+    included; simulation) begins and ends.
+
+    Raises :class:`RunError` for a program that cannot run as given or that reaches
+    ``max_cycles``, and :class:`sim.runner.SimulationError` when the simulation fails
+    otherwise."""
+    max_cycles = DEFAULT_MAX_CYCLES if max_cycles is None else max_cycles
+    if not isinstance(max_cycles, int) or isinstance(max_cycles, bool) or max_cycles < 1:
+        raise RunError(f"max_cycles must be a positive integer, not {max_cycles!r}")
+    p = _check_program(bitstream, manifest, tensors, fabric, bitstream_name)
     for spec in manifest.inputs:
         a = np.asarray(tensors[spec.name])
         if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
@@ -101,8 +134,9 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
               for spec in manifest.inputs}
     expect = {spec.port: spec.vectors for spec in manifest.outputs}
     if timeout_cycles is None:
-        timeout_cycles = int((10 * manifest.ideal_cycles + 20_000) /
-                             ((1 - idle) * (1 - backpressure)))
+        timeout_cycles = run_timeout(manifest.ideal_cycles, idle, backpressure, max_cycles)
+    elif isinstance(timeout_cycles, int) and timeout_cycles > max_cycles:
+        timeout_cycles = max_cycles     # anything else the runner refuses
     runner = Runner(p, sim, build_root)
     say = progress or (lambda line: None)
     if wave is not None:
@@ -118,8 +152,15 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
         f"{sum(len(v) for v in inputs.values())} input and {sum(expect.values())} output "
         f"vectors...")
     t0 = time.monotonic()
-    result = runner.run(bitstream, inputs, expect, idle=idle, backpressure=backpressure,
-                        seed=seed, wave=wave, timeout_cycles=timeout_cycles)
+    try:
+        result = runner.run(bitstream, inputs, expect, idle=idle, backpressure=backpressure,
+                            seed=seed, wave=wave, timeout_cycles=timeout_cycles)
+    except SimulationError as e:
+        if timeout_cycles == max_cycles and timeout_message(timeout_cycles) in str(e):
+            raise RunError(f"the simulation reached its limit of {max_cycles} cycles before "
+                           f"the fabric was done; allow more with --max-cycles (max_cycles= "
+                           f"of run_program)") from None
+        raise
     say(f"  simulated {result.cycles} cycles in {time.monotonic() - t0:.0f} s")
     if result.cfg_error:
         raise RunError(f"the fabric refused the bitstream (cfg_error {result.cfg_error})")

@@ -8,6 +8,8 @@ reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arra
 
 :func:`check_probability` validates the two stimulus knobs a job carries, ``idle`` and
 ``backpressure``, wherever they enter.
+A run that reaches its ``timeout_cycles`` fails with :func:`timeout_message` as the
+first line of its report, by which callers of the runner recognise a timeout.
 """
 
 import os
@@ -18,10 +20,16 @@ import numpy as np
 from hw.errors import TerrazzoError
 
 __all__ = ["JOB_ENV", "RESULT_NAME", "Job", "JobError", "SimResult", "check_probability",
-           "write_job", "read_job", "write_result", "read_result"]
+           "timeout_message", "write_job", "read_job", "write_result", "read_result"]
 
 JOB_ENV = "TERRAZZO_JOB"
 RESULT_NAME = "result.npz"
+
+
+def timeout_message(cycles):
+    """The first line of the failure of a run that reached its ``timeout_cycles``: the
+    test writes it, callers of the runner recognise a timeout by it."""
+    return f"timeout after {cycles} cycles"
 
 
 class JobError(TerrazzoError, ValueError):

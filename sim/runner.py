@@ -28,9 +28,16 @@ from .build import (ICARUS_ARGS, ICARUS_DUMP, ICARUS_DUMP_TOP, VERILATOR_ARGS,
                     VERILATOR_MAKE_ARGS)
 
 __all__ = ["Runner", "SimResult", "SimulationError", "SIMULATORS", "TOPLEVEL",
-           "verilator_bin", "write_job", "read_result"]
+           "DEFAULT_MAX_CYCLES", "verilator_bin", "write_job", "read_result"]
 
 TEST_MODULE = "sim.cocotb_fabric"
+
+#: The most cycles a run waits for the fabric unless its caller asks for more, however
+#: large the data or the manifest's ``ideal_cycles``: under cocotb the simulators run a
+#: few hundred to a few thousand cycles per second, so a million cycles is minutes to an
+#: hour, while every kernel of the suite finishes in a few thousand. It bounds how long
+#: a mistaken or hostile manifest can keep a simulator busy.
+DEFAULT_MAX_CYCLES = 1_000_000
 
 
 def _failure_messages(results_xml):
@@ -126,7 +133,7 @@ class Runner(FabricBuild):
             Record waves there; the suffix picks the format (``.fst`` or ``.vcd``).
         timeout_cycles : int or None
             Cycles from start to done before the run fails (default: generous for the
-            data size, idle and backpressure).
+            data size, idle and backpressure, at most :data:`DEFAULT_MAX_CYCLES`).
         configure_only : bool
             Only load the bitstream (for checking ``cfg_error``).
 
@@ -155,7 +162,12 @@ class Runner(FabricBuild):
             wave.parent.mkdir(parents=True, exist_ok=True)
         if timeout_cycles is None:
             vectors = sum(len(v) for v in inputs.values()) + sum(expect.values())
-            timeout_cycles = int((20_000 + 100 * vectors) / ((1 - idle) * (1 - backpressure)))
+            timeout_cycles = min(DEFAULT_MAX_CYCLES, int((20_000 + 100 * vectors) /
+                                                         ((1 - idle) * (1 - backpressure))))
+        elif not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool) \
+                or not 0 < timeout_cycles < 2**63:
+            raise JobError(f"timeout_cycles must be a positive integer, not "
+                           f"{timeout_cycles!r}")
 
         build_dir = self.build(waves=wave_format)
         self._make_importable()

@@ -25,7 +25,7 @@ from cocotb.triggers import (ClockCycles, FallingEdge, RisingEdge, ValueChange, 
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from hw.layouts import WORD
-from sim.job import check_probability
+from sim.job import check_probability, timeout_message
 
 __all__ = ["FabricTestbench", "VectorDriver", "VectorMonitor", "CLOCK_PERIOD_NS", "WORD"]
 
@@ -360,7 +360,7 @@ class FabricTestbench:
             await RisingEdge(self.dut.done)
 
     def _timeout_report(self, inputs, expect, timeout_cycles):
-        lines = [f"timeout after {timeout_cycles} cycles "
+        lines = [f"{timeout_message(timeout_cycles)} "
                  f"(running={int(self.dut.running.value)}, done={int(self.dut.done.value)}, "
                  f"cycles={int(self.dut.cycles.value)})"]
         for port, vectors in inputs.items():

@@ -159,7 +159,7 @@ def _load_program(path, manifest_path=None):
         raise CliError(f"manifest {str(mpath)!r} not found (terrazzo compile writes it beside "
                        f"the bitstream; or give --manifest)")
     try:
-        manifest = Manifest.from_json(mpath.read_text(), source=str(mpath))
+        manifest = Manifest.from_json(_read(mpath), source=str(mpath))
     except ManifestError as e:
         raise CliError(str(e)) from None
     return blob, manifest
@@ -209,6 +209,7 @@ def cmd_run(args):
         run = run_program(blob, manifest, tensors, fabric=args.fabric, sim=args.sim,
                           idle=args.idle, backpressure=args.backpressure, seed=args.seed,
                           wave=args.wave, build_root=args.build_dir,
+                          max_cycles=args.max_cycles, bitstream_name=args.bitstream,
                           progress=lambda line: print(line, file=sys.stderr, flush=True))
     except RunError as e:
         raise CliError(str(e)) from None
@@ -297,6 +298,8 @@ def build_parser():
     r.add_argument("--idle", type=float, default=0.0,
                    help="probability an input idles in a cycle (default 0)")
     r.add_argument("--seed", type=int, default=0, help="seed of the idle/backpressure pattern")
+    r.add_argument("--max-cycles", type=int, metavar="N",
+                   help="simulate at most N cycles before giving up (default 1000000)")
     r.add_argument("--check", action="store_true",
                    help="compare with the golden model; exit 2 on any mismatch")
     r.add_argument("--build-dir", default="build", help="simulator build cache (default build)")

@@ -1,5 +1,7 @@
 """The terrazzo command line: outputs, and clean one-line errors with no partial files."""
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -105,3 +107,38 @@ def test_run_refuses_a_bitstream_for_another_fabric(tmp_path):
     assert r.returncode == 1
     assert "bitstream is for fabric 'small'" in r.stderr and "compile it for 'tiny'" in r.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_run_refuses_a_manifest_of_another_bitstream_before_simulating(tmp_path):
+    for kernel in ("dot", "vector_add"):
+        r = terrazzo("compile", KERNELS / f"{kernel}.py", "-o", f"{kernel}.tzb", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    got = hashlib.sha256((tmp_path / "dot.tzb").read_bytes()).hexdigest()
+    want = json.loads((tmp_path / "vector_add.json").read_text())["bitstream_sha256"]
+    r = terrazzo("run", "dot.tzb", "--manifest", "vector_add.json", "--build-dir",
+                 tmp_path / "b", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.endswith(f"terrazzo: error: dot.tzb does not belong to the manifest "
+                             f"vector_add.json: its SHA-256 is {got[:16]}..., the manifest's "
+                             f"is {want[:16]}... (they come from different compiles)\n")
+    assert not (tmp_path / "b").exists()      # refused before any build
+
+
+def test_run_help_gives_the_default_cycle_cap(tmp_path):
+    from sim.execute import DEFAULT_MAX_CYCLES
+    r = terrazzo("run", "--help", cwd=tmp_path)
+    assert f"--max-cycles N simulate at most N cycles before giving up (default " \
+           f"{DEFAULT_MAX_CYCLES})" in " ".join(r.stdout.split())
+
+
+@pytest.mark.sim
+def test_run_stops_at_max_cycles(tmp_path):
+    r = terrazzo("compile", KERNELS / "dot.py", "-o", "dot.tzb", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    np.savez(tmp_path / "in.npz", a=np.zeros(4096, np.int32), b=np.zeros(4096, np.int32))
+    r = terrazzo("run", "dot.tzb", "--inputs", "in.npz", "--sim", "icarus", "--max-cycles", 50,
+                 "--build-dir", Path(__file__).resolve().parents[1] / "build", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.endswith("terrazzo: error: the simulation reached its limit of 50 cycles "
+                             "before the fabric was done; allow more with --max-cycles "
+                             "(max_cycles= of run_program)\n")
