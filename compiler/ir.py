@@ -32,6 +32,7 @@ importable from here.
 from .builder import Builder, with_composite_methods
 from .composites import COMPOSITE_KINDS
 from .errors import CompileError
+from .exprs import MAX_EXPR_DEPTH, fold_expr, substitute
 from .nodes import (Arg, Imm, Call, expr_args, Input, Const, Iota, View, Map, Reduce, Fold,
                     Scan, Composite, operands)
 from .text import expr_text, graph_text
@@ -42,21 +43,24 @@ from .values import Value, Sym
 
 __all__ = [
     "DTYPES", "SUPPORTED_DTYPES", "INT32_MIN", "INT32_MAX", "COMPOSITE_KINDS",
-    "TensorType", "Arg", "Imm", "Call", "expr_args", "expr_text",
+    "TensorType", "Arg", "Imm", "Call", "expr_args", "expr_text", "MAX_EXPR_DEPTH",
+    "fold_expr", "substitute",
     "Input", "Const", "Iota", "View", "Map", "Reduce", "Fold", "Scan", "Composite",
     "operands", "node_type", "check_dtype", "check_name", "contiguous_strides",
     "Graph", "Value", "Sym",
 ]
 
 
-def _topo(nodes, roots):
-    """Nodes reachable from ``roots`` (dependencies first, in first-visit order).
+def _topo(nodes, roots, known=()):
+    """Nodes reachable from ``roots`` (dependencies first, in first-visit order),
+    without recursion. Nodes in ``known`` are taken as done: neither they nor what
+    they read are walked or listed.
 
     Raises :class:`CompileError` for references to missing nodes and for cycles.
     """
     order, state = [], {}               # state: 1 = on stack, 2 = done
     for root in roots:
-        if state.get(root) == 2:
+        if state.get(root) == 2 or root in known:
             continue
         stack = [(root, iter(operands(nodes[root])))]
         state[root] = 1
@@ -70,7 +74,7 @@ def _topo(nodes, roots):
                 if state.get(dep) == 1:
                     cycle = path[path.index(dep):] + [dep]
                     raise CompileError(f"cycle {' -> '.join(cycle)}", dep)
-                if state.get(dep) is None:
+                if state.get(dep) is None and dep not in known:
                     state[dep] = 1
                     stack.append((dep, iter(operands(nodes[dep]))))
                     path.append(dep)
@@ -124,8 +128,9 @@ class Graph(Builder):
             raise CompileError(f"not a node: {node!r}")
         if name in self.nodes:
             raise CompileError("a node of this name already exists", name)
+        # The types known stay valid: each was inferred from nodes that all exist, and
+        # a new node changes none of them.
         self.nodes[name] = node
-        self._types.clear()
         return Value(self, name)
 
     def set_output(self, name, ref):
@@ -142,10 +147,11 @@ class Graph(Builder):
             return self._types[name]
         if name not in self.nodes:
             raise CompileError(f"no node named {name!r} in graph {self.name!r}")
-        for n in _topo(self.nodes, [name]):
-            if n not in self._types:
-                node = self.nodes[n]
-                self._types[n] = node_type(node, {d: self._types[d] for d in operands(node)})
+        # Only the nodes not typed yet are walked, so that typing each new node of a
+        # graph being built costs what it reads, not the whole graph behind it.
+        for n in _topo(self.nodes, [name], self._types):
+            node = self.nodes[n]
+            self._types[n] = node_type(node, {d: self._types[d] for d in operands(node)})
         return self._types[name]
 
     def topological_order(self):
@@ -194,8 +200,7 @@ class Graph(Builder):
         try:
             self.type_of(node.name)
         except CompileError:
-            del self.nodes[node.name]
-            self._types.clear()
+            del self.nodes[node.name]      # it was not typed, nor was anything reading it
             raise
         return value
 

@@ -19,7 +19,7 @@ from hw.ops import OP_TABLE, OPS_BY_NAME, REDUCE_TABLE, REDUCE_BY_NAME
 from .composites import COMPOSITES
 from .errors import CompileError
 from .ir import (Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite,
-                 Graph, DTYPES, INT32_MIN, INT32_MAX, operands)
+                 Graph, DTYPES, INT32_MIN, INT32_MAX, MAX_EXPR_DEPTH, fold_expr, operands)
 
 __all__ = ["FORMAT", "VERSION", "SCHEMA", "load_graph", "save_graph", "graph_to_json",
            "graph_from_json", "expr_to_json", "expr_from_json"]
@@ -111,12 +111,10 @@ _PATTERN_KINDS = ("input", "iota", "const", "view", "map", "reduce", "fold", "sc
 # -- writing ----------------------------------------------------------------------------
 
 def expr_to_json(expr):
-    """An expression as JSON: ``"$0"``, an int, or ``["op", arg, ...]``."""
-    if isinstance(expr, Arg):
-        return f"${expr.index}"
-    if isinstance(expr, Imm):
-        return expr.value
-    return [OP_TABLE[expr.op].name, *(expr_to_json(a) for a in expr.args)]
+    """An expression as JSON: ``"$0"``, an int, or ``["op", arg, ...]`` (a subexpression
+    shared in ``expr`` is one list, shared in the result)."""
+    return fold_expr(expr, lambda e: f"${e.index}" if isinstance(e, Arg) else e.value,
+                     lambda e, args: [OP_TABLE[e.op].name, *args])
 
 
 def _node_to_json(node):
@@ -237,29 +235,51 @@ def _choice(value, ptr, names, what):
     return value
 
 
-def expr_from_json(value, ptr="", depth=0):
-    """Parse a JSON expression; ``ptr`` is its JSON pointer for error messages."""
-    if depth > 200:
-        _fail(ptr, "expression is nested more than 200 deep")
-    if isinstance(value, str):
-        m = _ARG_RE.match(value)
-        if not m:
-            _fail(ptr, f"expected an input reference like \"$0\", got {_describe(value)}")
-        return Arg(int(m.group(1)))
-    if _is_int(value):
-        return Imm(_int32(value, ptr))
-    if isinstance(value, list):
-        if not value:
-            _fail(ptr, "expected [op, operands...], got an empty array")
-        op = OPS_BY_NAME[_choice(value[0], f"{ptr}/0", list(OPS_BY_NAME), "op")]
-        arity = OP_TABLE[op].arity
-        if len(value) - 1 != arity:
-            _fail(ptr, f"op {value[0]!r} takes {arity} operand{'s' if arity != 1 else ''}, "
-                       f"got {len(value) - 1}")
-        return Call(op, tuple(expr_from_json(a, f"{ptr}/{i}", depth + 1)
-                              for i, a in enumerate(value[1:], 1)))
-    _fail(ptr, f"expected an expression (\"$N\", an integer or [op, ...]), "
-               f"got {_describe(value)}")
+def expr_from_json(value, ptr=""):
+    """Parse a JSON expression; ``ptr`` is its JSON pointer for error messages.
+
+    The walk is iterative: the operands of each array are checked in order, each
+    completely before the next, and the expression is built once all are checked."""
+    order = []                      # in pre-order: Arg, Imm, or (op, arity) for a call
+    stack = [(value, ptr, 0)]
+    while stack:
+        v, p, depth = stack.pop()
+        if depth > MAX_EXPR_DEPTH:
+            _fail(p, f"expression is nested more than {MAX_EXPR_DEPTH} deep")
+        if isinstance(v, str):
+            m = _ARG_RE.match(v)
+            if not m:
+                _fail(p, f"expected an input reference like \"$0\", got {_describe(v)}")
+            order.append(Arg(int(m.group(1))))
+        elif _is_int(v):
+            order.append(Imm(_int32(v, p)))
+        elif isinstance(v, list):
+            order.append(_call_head(v, p))
+            stack.extend((a, f"{p}/{i}", depth + 1)
+                         for i, a in reversed(list(enumerate(v[1:], 1))))
+        else:
+            _fail(p, f"expected an expression (\"$N\", an integer or [op, ...]), "
+                     f"got {_describe(v)}")
+    # In reverse pre-order every call comes after its operands, the last one on top.
+    built = []
+    for item in reversed(order):
+        if isinstance(item, tuple):
+            op, arity = item
+            item = Call(op, tuple(built.pop() for _ in range(arity)))
+        built.append(item)
+    return built[0]
+
+
+def _call_head(value, ptr):
+    """The ``(op, arity)`` of the JSON call ``value``, checking its operand count."""
+    if not value:
+        _fail(ptr, "expected [op, operands...], got an empty array")
+    op = OPS_BY_NAME[_choice(value[0], f"{ptr}/0", list(OPS_BY_NAME), "op")]
+    arity = OP_TABLE[op].arity
+    if len(value) - 1 != arity:
+        _fail(ptr, f"op {value[0]!r} takes {arity} operand{'s' if arity != 1 else ''}, "
+                   f"got {len(value) - 1}")
+    return op, arity
 
 
 # The keys each pattern kind allows besides "name" and "kind"; composites allow

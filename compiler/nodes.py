@@ -1,4 +1,5 @@
-"""The data of the graph IR: elementwise expressions and nodes, as frozen dataclasses.
+"""The data of the graph IR: nodes, as frozen dataclasses, and the elementwise
+expressions of :mod:`compiler.exprs` that maps hold.
 
 Nothing here checks anything: :func:`compiler.typecheck.node_type` gives the rules a
 node must follow and its result type.
@@ -6,43 +7,14 @@ node must follow and its result type.
 
 from dataclasses import dataclass
 
-from hw.ops import Op, ReduceOp
+from hw.ops import ReduceOp
+from .exprs import Arg, Imm, Call, expr_args
 
 __all__ = [
     "Arg", "Imm", "Call", "expr_args",
     "Input", "Const", "Iota", "View", "Map", "Reduce", "Fold", "Scan", "Composite",
     "NODE_TYPES", "operands",
 ]
-
-
-# -- expressions ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Arg:
-    """The ``index``-th input of the enclosing :class:`Map`."""
-    index: int
-
-
-@dataclass(frozen=True)
-class Imm:
-    """An i32 constant."""
-    value: int
-
-
-@dataclass(frozen=True)
-class Call:
-    """``op`` applied to ``args`` (expressions); ``len(args)`` is the op's arity."""
-    op: Op
-    args: tuple
-
-
-def expr_args(expr):
-    """The set of :class:`Arg` indices an expression reads."""
-    if isinstance(expr, Arg):
-        return {expr.index}
-    if isinstance(expr, Call):
-        return set().union(*(expr_args(a) for a in expr.args))
-    return set()
 
 
 # -- nodes ------------------------------------------------------------------------------

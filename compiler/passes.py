@@ -12,7 +12,8 @@ Passes never modify their input graph. Each result prints with
 
 from .composites import expand
 from .errors import CompileError
-from .ir import Arg, Call, Input, View, Map, Composite, Graph, check_name, contiguous_strides
+from .ir import (Arg, Input, View, Map, Composite, Graph, MAX_EXPR_DEPTH, check_name,
+                 contiguous_strides, fold_expr, operands, substitute)
 
 __all__ = ["infer", "decompose", "fuse", "pipeline", "compose_views"]
 
@@ -118,67 +119,138 @@ def compose_views(outer, inner):
     return View(outer.name, inner.input, outer.shape, offset, strides)
 
 
-def _substitute(expr, mapping):
-    if isinstance(expr, Arg):
-        return mapping[expr.index]
-    if isinstance(expr, Call):
-        return Call(expr.op, tuple(_substitute(a, mapping) for a in expr.args))
-    return expr
+# The most nodes (calls, arguments and immediates, counted as a tree) a fused expression
+# may have. The text and JSON forms spell an expression out as a tree, and a map that
+# reads its input twice doubles that tree at every fusion (x * x, then that squared...),
+# so without a bound a short chain could print as millions of nodes. The bound is
+# ten times the stages of the largest preset fabric (plasticine: 64 PCUs of 6
+# stages); kernels that fit a fabric come nowhere near it.
+_MAX_FUSED_NODES = 4096
 
 
 def fuse(g):
     """Merge elementwise chains and compose views, until nothing changes.
 
     A :class:`~compiler.ir.Map` that reads another map with no other reader and that
-    is not a graph output inlines that map's expression and reads its inputs instead.
+    is not a graph output inlines that map's expression and reads its inputs instead,
+    unless the result would be nested more than :data:`~compiler.ir.MAX_EXPR_DEPTH`
+    deep or have more than ``_MAX_FUSED_NODES`` nodes: then the producer stays a map
+    of its own (a kernel of its own, later), and the chain continues after it.
     A :class:`~compiler.ir.View` of a view becomes one view of the inner view's input
     when that is affine (see :func:`compose_views`). Nodes left without readers by
     this are removed; nodes that had no readers in ``g`` stay.
     """
     while True:
-        fused = _fuse_once(g)
-        if fused == g:
+        fused, changed = _fuse_once(g)
+        if not changed:
             return fused
         g = fused
 
 
+def _measure(expr, inlined):
+    """``(depth, nodes)`` of ``expr`` as a tree once each argument ``i`` in ``inlined`` is
+    replaced by an expression of ``inlined[i]`` (its own depth and nodes)."""
+    def leaf(e):
+        return inlined.get(e.index, (0, 1)) if isinstance(e, Arg) else (0, 1)
+
+    def call(e, sizes):
+        return (1 + max((d for d, _ in sizes), default=0), 1 + sum(n for _, n in sizes))
+    return fold_expr(expr, leaf, call)
+
+
+def _fits(size):
+    depth, nodes = size
+    return depth <= MAX_EXPR_DEPTH and nodes <= _MAX_FUSED_NODES
+
+
+class _Fusion:
+    """One pass of :func:`fuse` over ``g``: ``new`` holds the nodes rewritten so far."""
+
+    def __init__(self, g):
+        self.users = g.consumers()
+        self.outputs = set(g.outputs.values())
+        self.new = {}
+        self.sizes = {}             # fused map -> (depth, nodes) of its expression
+        self.changed = False
+
+    def fusible(self, src, reader):
+        prod = self.new.get(src)
+        return (isinstance(prod, Map) and self.users[src] == [reader]
+                and src not in self.outputs)
+
+    def map(self, node):
+        """``node`` with the producers it may inline inlined."""
+        chosen = {}
+        size = _measure(node.expr, chosen)
+        for i, src in enumerate(node.inputs):
+            if self.fusible(src, node.name):
+                trial = _measure(node.expr, {**chosen, i: self.sizes[src]})
+                if _fits(trial):
+                    chosen[i], size = self.sizes[src], trial
+        inputs, mapping = [], {}
+
+        def slot(name):
+            if name not in inputs:
+                inputs.append(name)
+            return Arg(inputs.index(name))
+
+        for i, src in enumerate(node.inputs):
+            if i in chosen:
+                prod = self.new[src]
+                mapping[i] = _renumber(prod.expr, [slot(n) for n in prod.inputs])
+            else:
+                mapping[i] = slot(src)
+        self.sizes[node.name] = size
+        if not chosen and tuple(inputs) == node.inputs:
+            return node
+        self.changed = True
+        return Map(node.name, tuple(inputs), _renumber(node.expr, list(mapping.values())))
+
+    def view(self, node):
+        composed = compose_views(node, self.new[node.input])
+        if composed is None:
+            return node
+        self.changed = True
+        return composed
+
+
+def _renumber(expr, args):
+    """``expr`` with ``Arg(i)`` replaced by ``args[i]``; ``expr`` itself when that
+    changes nothing."""
+    if all(a == Arg(i) for i, a in enumerate(args)):
+        return expr
+    return substitute(expr, dict(enumerate(args)))
+
+
 def _fuse_once(g):
-    users = g.consumers()
-    outputs = set(g.outputs.values())
-    new = {}
+    """One pass of fusion: the new graph and whether it differs from ``g``."""
+    f = _Fusion(g)
     for node in g.nodes.values():
         if isinstance(node, Map):
-            inputs, mapping = [], {}
+            node = f.map(node)
+        elif isinstance(node, View) and isinstance(f.new.get(node.input), View):
+            node = f.view(node)
+        f.new[node.name] = node
+    # Remove what fusion left unread, and what that leaves unread in turn; nodes the
+    # input graph left unread stay.
+    readers = {n: len(r) for n, r in Graph(g.name, f.new.values()).consumers().items()}
 
-            def slot(name):
-                if name not in inputs:
-                    inputs.append(name)
-                return Arg(inputs.index(name))
+    def removable(n):
+        return (readers[n] == 0 and f.users[n] and n not in f.outputs
+                and not isinstance(f.new[n], Input))
 
-            for i, src in enumerate(node.inputs):
-                prod = new.get(src)
-                if (isinstance(prod, Map) and users[src] == [node.name]
-                        and src not in outputs):
-                    mapping[i] = _substitute(prod.expr,
-                                             {j: slot(n) for j, n in enumerate(prod.inputs)})
-                else:
-                    mapping[i] = slot(src)
-            node = Map(node.name, tuple(inputs), _substitute(node.expr, mapping))
-        elif isinstance(node, View) and isinstance(new.get(node.input), View):
-            inner = new[node.input]
-            node = compose_views(node, inner) or node
-        new[node.name] = node
-    fused = Graph(g.name, new.values(), g.outputs)
-    # Remove what fusion left unread; nodes the input graph left unread stay.
-    while True:
-        now = fused.consumers()
-        dead = [n for n, node in fused.nodes.items()
-                if not now[n] and users[n] and n not in outputs
-                and not isinstance(node, Input)]
-        if not dead:
-            return fused
-        fused = Graph(g.name, [v for n, v in fused.nodes.items() if n not in dead],
-                      g.outputs)
+    dead, work = set(), [n for n in f.new if removable(n)]
+    while work:
+        n = work.pop()
+        dead.add(n)
+        for dep in dict.fromkeys(operands(f.new[n])):
+            if dep not in readers:
+                continue
+            readers[dep] -= 1
+            if removable(dep):
+                work.append(dep)
+    nodes = [node for n, node in f.new.items() if n not in dead]
+    return Graph(g.name, nodes, g.outputs), f.changed or bool(dead)
 
 
 def pipeline(g):

@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 
 from hw.ops import OP_TABLE, REDUCE_TABLE
+from .exprs import render_expr
 from .nodes import Arg, Imm, Input, Const, Iota, View, Map, Reduce, Fold, Scan, operands
 
 __all__ = ["expr_text", "node_text", "graph_text"]
@@ -15,11 +16,15 @@ __all__ = ["expr_text", "node_text", "graph_text"]
 
 def expr_text(expr):
     """Text form of an expression: ``add(mul($0, 3), $1)``."""
-    if isinstance(expr, Arg):
-        return f"${expr.index}"
-    if isinstance(expr, Imm):
-        return str(expr.value)
-    return f"{OP_TABLE[expr.op].name}({', '.join(expr_text(a) for a in expr.args)})"
+    return render_expr(expr, _leaf_text, lambda e: f"{OP_TABLE[e.op].name}(", lambda e: ")")
+
+
+def _leaf_text(e):
+    if isinstance(e, Arg):
+        return f"${e.index}"
+    if isinstance(e, Imm):
+        return str(e.value)
+    raise TypeError(f"not an expression: {e!r}")
 
 
 def _tuple_text(t):

@@ -10,6 +10,7 @@ from math import prod
 from hw.ops import Op, ReduceOp, OP_TABLE
 from .composites import COMPOSITES, InputShapes
 from .errors import CompileError
+from .exprs import MAX_EXPR_DEPTH
 from .nodes import (Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan,
                     NODE_TYPES, operands)
 from .types import (TensorType, check_axis, check_dtype, check_int32, check_shape, is_int,
@@ -18,29 +19,42 @@ from .types import (TensorType, check_axis, check_dtype, check_int32, check_shap
 __all__ = ["node_type", "check_expr"]
 
 
-def check_expr(expr, n_inputs, node, depth=0):
+def check_expr(expr, n_inputs, node):
     """Raise :class:`CompileError` naming ``node`` unless ``expr`` is a valid
-    expression of a map with ``n_inputs`` inputs."""
-    if depth > 200:
-        raise CompileError("expression is nested more than 200 deep", node)
-    if isinstance(expr, Arg):
-        if not is_int(expr.index) or not 0 <= expr.index < n_inputs:
-            raise CompileError(f"expression reads ${expr.index} but the map has "
-                               f"{n_inputs} input{'s' if n_inputs != 1 else ''}", node)
-    elif isinstance(expr, Imm):
-        check_int32(expr.value, "immediate", node)
-    elif isinstance(expr, Call):
-        if not isinstance(expr.op, Op):
-            raise CompileError(f"expression op must be an Op, not {expr.op!r}", node)
-        info = OP_TABLE[expr.op]
-        if not isinstance(expr.args, tuple) or len(expr.args) != info.arity:
-            got = len(expr.args) if isinstance(expr.args, tuple) else expr.args
-            raise CompileError(f"op {info.name!r} takes {info.arity} operand"
-                               f"{'s' if info.arity != 1 else ''}, got {got}", node)
-        for a in expr.args:
-            check_expr(a, n_inputs, node, depth + 1)
-    else:
-        raise CompileError(f"not an expression: {expr!r}", node)
+    expression of a map with ``n_inputs`` inputs, at most :data:`MAX_EXPR_DEPTH` deep.
+
+    The walk is iterative, in the order a recursive one would take (each call before
+    its operands, left to right), so the first fault found is reported. An object met
+    again at the same depth is not checked again."""
+    stack, seen = [(expr, 0)], set()
+    while stack:
+        e, depth = stack.pop()
+        if (id(e), depth) in seen:
+            continue
+        seen.add((id(e), depth))
+        if depth > MAX_EXPR_DEPTH:
+            raise CompileError(f"expression is nested more than {MAX_EXPR_DEPTH} deep", node)
+        if isinstance(e, Arg):
+            if not is_int(e.index) or not 0 <= e.index < n_inputs:
+                raise CompileError(f"expression reads ${e.index} but the map has "
+                                   f"{n_inputs} input{'s' if n_inputs != 1 else ''}", node)
+        elif isinstance(e, Imm):
+            check_int32(e.value, "immediate", node)
+        elif isinstance(e, Call):
+            _check_call(e, node)
+            stack.extend((a, depth + 1) for a in reversed(e.args))
+        else:
+            raise CompileError(f"not an expression: {e!r}", node)
+
+
+def _check_call(e, node):
+    if not isinstance(e.op, Op):
+        raise CompileError(f"expression op must be an Op, not {e.op!r}", node)
+    info = OP_TABLE[e.op]
+    if not isinstance(e.args, tuple) or len(e.args) != info.arity:
+        got = len(e.args) if isinstance(e.args, tuple) else e.args
+        raise CompileError(f"op {info.name!r} takes {info.arity} operand"
+                           f"{'s' if info.arity != 1 else ''}, got {got}", node)
 
 
 def node_type(node, types):

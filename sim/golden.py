@@ -17,7 +17,7 @@ from hw.errors import TerrazzoError
 from hw.ops import REDUCE_TABLE, apply_op, apply_reduce, wrap32
 from compiler.composites import COMPOSITES
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
-                         Imm, INT32_MIN, INT32_MAX, operands)
+                         INT32_MIN, INT32_MAX, fold_expr, operands)
 
 __all__ = ["InputError", "run_graph", "eval_expr"]
 
@@ -51,12 +51,11 @@ def _check_inputs(graph, inputs):
 
 
 def eval_expr(expr, args):
-    """Evaluate an IR expression over the int32 arrays ``args``."""
-    if isinstance(expr, Arg):
-        return args[expr.index]
-    if isinstance(expr, Imm):
-        return np.int32(expr.value)
-    return apply_op(expr.op, *(eval_expr(a, args) for a in expr.args))
+    """Evaluate an IR expression over the int32 arrays ``args`` (without recursion; a
+    subexpression shared in ``expr`` is evaluated once)."""
+    def leaf(e):
+        return args[e.index] if isinstance(e, Arg) else np.int32(e.value)
+    return fold_expr(expr, leaf, lambda e, values: apply_op(e.op, *values))
 
 
 def _tree_reduce(op, x, axis):

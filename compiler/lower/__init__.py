@@ -11,8 +11,8 @@ One module per step (``docs/compiler.md``, "Where lowering lives"):
 
 * :mod:`.discovery` finds the kernels of the graph;
 * :mod:`.kernels` builds each kernel's loop nest and operands;
-* :mod:`.delivery` chooses for each operand its stream or a PMU, and
-  :mod:`.buffering` plans the PMUs;
+* :mod:`.delivery` chooses for each operand its stream or a PMU, comparing transfer
+  sequences in closed form (:mod:`.sequences`), and :mod:`.buffering` plans the PMUs;
 * :mod:`.schedule` orders the body's ops into stages, :mod:`.partition` splits them
   over PCUs and allocates registers;
 * :mod:`.configs` emits the PCU and PMU configurations, :mod:`.nets` the netlist;

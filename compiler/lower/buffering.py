@@ -15,6 +15,7 @@ from hw.layouts import Access
 from ..errors import CompileError
 from .configs import agen_config, pad
 from .plans import Stream, agen_text
+from .sequences import Dim, Walk
 
 __all__ = ["SlabSplit", "Agen", "Buffer", "plan_buffer", "slab_split"]
 
@@ -172,14 +173,16 @@ def slab_split(o, live, lanes, shape, order):
         if touched is None:
             return None
         slab = max(touched) + 1
-        if set(touched) != set(range(slab)) or slab % width or size % slab:
+        # more words than addresses read cannot all be touched (and are not listed)
+        if slab > len(touched) or set(touched) != set(range(slab)) or slab % width \
+                or size % slab:
             continue
-        bases = []
-        for lp in reversed(outer):      # outermost first, as the loops run
-            stride = o.strides[lp.dim] * (lanes if lp.vector else 1)
-            count = -(-lp.extent // lanes) if lp.vector else lp.extent
-            bases = [b + i * stride for b in (bases or [0]) for i in range(count)]
-        if bases == [k * slab for k in range(size // slab)] and len(bases) > 1:
+        # the slabs must start at 0, slab, 2 * slab, ... in the order the loops run
+        bases = Walk(0, tuple(Dim(-(-lp.extent // lanes), o.strides[lp.dim] * lanes)
+                              if lp.vector else Dim(lp.extent, o.strides[lp.dim])
+                              for lp in outer))
+        slabs = size // slab
+        if slabs > 1 and bases.key() == Walk(0, (Dim(slabs, slab),)).key():
             return SlabSplit(s, slab)
     return None
 
@@ -190,15 +193,14 @@ def _addresses(o, loops, lanes):
     pts = [0]
     for lp in loops:
         stride = o.strides[lp.dim]
-        if lp.vector:
-            steps = range(0, lp.extent, lanes)
-            if o.kind == "vector":
-                pts = [a + j * stride + i for a in pts for j in steps
-                       for i in range(min(lanes, lp.extent - j))]
-            else:
-                pts = [a + j * stride for a in pts for j in steps]
+        steps = range(0, lp.extent, lanes) if lp.vector else range(lp.extent)
+        # a vector operand reads every lane of its vectors: extent words in all
+        per_point = lp.extent if lp.vector and o.kind == "vector" else len(steps)
+        if len(pts) * per_point > _MAX_SLAB_ADDRESSES:
+            return None             # counted before listing them
+        if lp.vector and o.kind == "vector":
+            pts = [a + j * stride + i for a in pts for j in steps
+                   for i in range(min(lanes, lp.extent - j))]
         else:
-            pts = [a + i * stride for a in pts for i in range(lp.extent)]
-        if len(pts) > _MAX_SLAB_ADDRESSES:
-            return None
+            pts = [a + j * stride for a in pts for j in steps]
     return pts

@@ -1,7 +1,8 @@
 """Operand delivery: for each operand of a kernel, its producer's stream or a PMU.
 
 An operand is fed directly when the sequence of (address, valid lanes) transfers the
-kernel pops equals the sequence the stream carries; both are enumerated and compared.
+kernel pops equals the sequence the stream carries; both are loop nests, compared in
+closed form (:mod:`.sequences`).
 Otherwise (and always for constants) it goes through a PMU, planned by
 :mod:`.buffering`. A tensor that fills a PMU of a kernel is not also fed directly to
 that kernel: the PMU waits for its buffer to fill while the direct branch would stall
@@ -15,14 +16,17 @@ from ..errors import CompileError
 from ..ir import Const, Iota
 from .buffering import Buffer, plan_buffer
 from .plans import Stream
+from .sequences import Dim, Walk
 
-__all__ = ["Feed", "Delivery", "plan_delivery", "pick_stream"]
+__all__ = ["Feed", "Delivery", "plan_delivery", "pick_stream", "stream_walk", "operand_walk"]
 
-# Comparing sequences enumerates every transfer of both. An operand popped more often
-# than this is not compared and goes through a PMU: enumerating a million transfers of
-# each sequence already takes about a second, and the streams of kernels that fit the
-# preset fabrics are far shorter.
-_MAX_COMPARED_POPS = 1 << 20
+# An operand popped more often than this is not fed directly: it goes through a PMU,
+# which takes it when it is read slab by slab and refuses it otherwise. The bound was
+# set when sequences were compared by enumerating them (a million transfers took about
+# a second); they are compared in closed form now, at no cost, and the bound stays
+# so that a graph keeps getting the same units (a [16384, 2048] add on plasticine
+# gets two double-buffered PMUs).
+_MAX_DIRECT_POPS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,11 @@ def plan_delivery(kernel, streams, tensors, p):
             raise CompileError(f"tensor {o.tensor!r} is used before it is computed",
                                node=kernel.name)
         want = "scalar" if o.kind == "scalar" else "rows"
+        pops = operand_walk(o, kernel.loops, lanes)
+        if pops.length > _MAX_DIRECT_POPS:
+            continue
         for s in available:
-            if s.order != want:
-                continue
-            seq = _operand_seq(o, kernel.loops, lanes)
-            if seq is not None and seq == _stream_seq(s, lanes):
+            if s.order == want and pops.key() == stream_walk(s, lanes).key():
                 direct[i] = s
                 break
     buffered = {o.tensor for i, o in enumerate(kernel.operands)
@@ -108,43 +112,29 @@ def pick_stream(streams):
     raise AssertionError(streams)
 
 
-def _stream_seq(stream, lanes):
-    """The sequence a stream carries: (address, valid lanes) per transfer."""
+def stream_walk(stream, lanes):
+    """The transfers a stream carries: rows padded to whole vectors, or one element a
+    transfer (lane 0 and scalar)."""
     shape = stream.shape or (1,)
     size = math.prod(shape)
     if stream.order == "rows":
         width = shape[-1]
-        rows = size // width
-        return [(r * width + c, min(lanes, width - c))
-                for r in range(rows) for c in range(0, width, lanes)]
-    return [(i, 1) for i in range(size)]     # lane0 and scalar: one element a transfer
+        vectors = -(-width // lanes)
+        return Walk(0, (Dim(vectors, lanes, (lanes, width - lanes * (vectors - 1))),
+                        Dim(size // width, width)))
+    return Walk(0, (Dim(size, 1),))
 
 
-def _operand_seq(o, loops, lanes):
-    """The sequence of (address, valid lanes) the kernel pops for operand ``o``, None
-    when it is longer than ``_MAX_COMPARED_POPS``."""
-    ranges = []
+def operand_walk(o, loops, lanes):
+    """The transfers the kernel pops for operand ``o``: one per iteration of the loops
+    above its pop level (the vectorised loop counts vectors)."""
+    dims = []
     for lp in loops[o.level:]:
         stride = o.strides[lp.dim]
         if lp.vector:
-            ranges.append([(j * stride, min(lanes, lp.extent - j) if o.kind == "vector" else 1)
-                           for j in range(0, lp.extent, lanes)])
+            count = -(-lp.extent // lanes)
+            valid = (lanes, lp.extent - lanes * (count - 1)) if o.kind == "vector" else (1, 1)
+            dims.append(Dim(count, stride * lanes, valid))
         else:
-            ranges.append([(i * stride, None) for i in range(lp.extent)])
-    if not ranges:
-        return [(o.offset, 1)]
-    total = 1
-    for r in ranges:
-        total *= len(r)
-    if total > _MAX_COMPARED_POPS:
-        return None
-    out = []
-
-    def rec(k, addr, valid):        # ranges[-1] is the outermost loop
-        if k < 0:
-            out.append((o.offset + addr, valid if valid is not None else 1))
-            return
-        for step, v in ranges[k]:
-            rec(k - 1, addr + step, v if v is not None else valid)
-    rec(len(ranges) - 1, 0, None)
-    return out
+            dims.append(Dim(lp.extent, stride))
+    return Walk(o.offset, tuple(dims))

@@ -10,6 +10,7 @@ contiguously. The pop level of an operand counts the inner loops in which it doe
 change, so the PCU reuses the FIFO head instead of re-reading it.
 """
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from hw.layouts import AccMode, WORD
 from hw.ops import ReduceOp
 from ..errors import CompileError
-from ..ir import Const, Iota, Arg, Call, contiguous_strides, expr_text
+from ..ir import Const, Iota, Arg, contiguous_strides, expr_text, substitute
 from .plans import Loop
 
 __all__ = ["Kernel", "build_kernel"]
@@ -106,7 +107,7 @@ def build_kernel(spec, tensors, p, const_name):
         elif sv == 0:
             o = replace(o, kind="scalar")
         elif isinstance(node, Const):
-            const = _compact(node, o, dom, const_name(o.tensor, len(consts)))
+            const = _compact(node, o, dom, const_name(o.tensor, len(consts)), p, spec.name)
             consts.append(const)
             o = replace(o, tensor=const.name, offset=0, strides=_compact_strides(o, dom))
         else:
@@ -163,15 +164,7 @@ def _operands(spec, tensors, domain):
         if o not in operands:
             operands.append(o)
         arg_map[i] = operands.index(o)
-    return operands, _remap(spec.expr, arg_map)
-
-
-def _remap(expr, arg_map):
-    if isinstance(expr, Arg):
-        return Arg(arg_map[expr.index])
-    if isinstance(expr, Call):
-        return Call(expr.op, tuple(_remap(a, arg_map) for a in expr.args))
-    return expr
+    return operands, substitute(spec.expr, {i: Arg(j) for i, j in arg_map.items()})
 
 
 def _pop_level(o, loops):
@@ -206,12 +199,18 @@ def _counter_operand(o, iota, loops, dom, node):
     return replace(o, kind="counter", level=k)
 
 
-def _compact(base, o, dom, name):
+def _compact(base, o, dom, name, p, node):
     """A new constant ``name`` holding the elements of ``base`` that ``o`` reads, over the
-    dimensions along which ``o`` moves, in row-major order."""
+    dimensions along which ``o`` moves, in row-major order.
+
+    Raises :class:`CompileError` when it would not fit the PMU that is to hold it:
+    it is not built, as its size grows with the kernel's domain, not with ``base``."""
     values = np.asarray(base.values, dtype=np.int64)
     keep = [d for d in range(len(dom)) if o.strides[d] != 0]
     shape = tuple(dom[d] for d in keep)
+    if math.prod(shape) > p.pmu_words:
+        raise CompileError(f"tensor {name!r} needs {math.prod(shape)} words in a PMU; a "
+                           f"PMU holds {p.pmu_words}", node=node)
     idx = np.indices(shape).reshape(len(shape), -1) if shape else np.zeros((0, 1), int)
     flat = o.offset + sum(idx[k] * o.strides[d] for k, d in enumerate(keep))
     return Const(name, shape, "i32", tuple(int(v) for v in values[flat]))

@@ -77,7 +77,8 @@ def partition(sched, kernel, p):
     parts, start, carry = [], 0, None
     while start < n:
         best = None
-        for end in range(n, start, -1):     # the longest part that fits
+        # the longest part that fits; a part never has more steps than a PCU has stages
+        for end in range(min(n, start + p.stages), start, -1):
             live = [i for i in range(start, end) if any(u >= end for u in uses[i])]
             if end < n and (len(live) != 1 or
                             (carry is not None and any(u >= end for u in uses[carry]))):
@@ -115,10 +116,19 @@ def _needs(steps, start, end, kernel):
 
 
 def _max_live(steps, start, end):
-    best = 1
+    """One more than the most values of steps ``start .. end-1`` live after any of them
+    (computed and read by a later step of the range)."""
+    last = {}                       # value -> the last step of the range reading it
+    for j in range(start, end):
+        for kind, v in steps[j].args:
+            if kind == "val" and v >= start:
+                last[v] = j
+    best, live, dying = 1, 0, {}
     for t in range(start, end):
-        live = sum(1 for i in range(start, t + 1)
-                   if any(a[0] == "val" and a[1] == i for s in steps[t + 1:end] for a in s.args))
+        live -= dying.get(t, 0)     # values read for the last time by step t
+        if last.get(t, t) > t:
+            live += 1
+            dying[last[t]] = dying.get(last[t], 0) + 1
         best = max(best, live + 1)
     return best
 

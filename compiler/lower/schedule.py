@@ -8,7 +8,7 @@ the others first; a body that is a bare operand or immediate becomes one ``pass`
 from dataclasses import dataclass
 
 from hw.ops import Op
-from ..ir import Arg, Call
+from ..ir import Arg, fold_expr
 
 __all__ = ["Step", "Schedule", "schedule"]
 
@@ -39,19 +39,19 @@ class Schedule:
 
 def schedule(expr):
     """The :class:`Schedule` of body expression ``expr``."""
-    steps, memo = [], {}
+    steps, memo = [], {}            # (op, operands) -> index of the step computing it
 
     def leaf(e):
         if isinstance(e, Arg):
             return ("arg", e.index)
         return ("imm", int(e.value))
 
-    def visit(e):
-        if not isinstance(e, Call):
-            return leaf(e)
-        if e in memo:
-            return ("val", memo[e])
-        args = [visit(a) for a in e.args]
+    def call(e, args):
+        # Equal subexpressions have equal operands (by induction), so keying on the
+        # operands shares them without comparing expression trees.
+        key = (e.op, tuple(args))
+        if key in memo:
+            return ("val", memo[key])
         imms = [a for a in args if a[0] == "imm"]
         if len({v for _, v in imms}) > 1:
             first = imms[0][1]
@@ -64,10 +64,10 @@ def schedule(expr):
                     fixed.append(a)
             args = fixed
         steps.append(Step(e.op, tuple(args)))
-        memo[e] = len(steps) - 1
+        memo[key] = len(steps) - 1
         return ("val", len(steps) - 1)
 
-    top = visit(expr)
+    top = fold_expr(expr, leaf, call)
     if top[0] != "val":
         steps.append(Step(Op.PASS, (top,)))
     return Schedule(tuple(steps))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
 from hw.ops import Op, OP_TABLE, ReduceOp
-from compiler.ir import Arg, Imm, Call, Input, View, Map, Graph, Sym
+from compiler.ir import Arg, Imm, Call, Input, View, Map, Graph, Sym, MAX_EXPR_DEPTH, fold_expr
 from compiler.jsonio import graph_to_json, graph_from_json
 from compiler.passes import infer, decompose, fuse, pipeline, compose_views
 from sim.golden import run_graph
@@ -232,6 +232,39 @@ def test_fuse_keeps_unread_nodes_of_input_graph():
     x + 1
     g.output("y", x * 2)
     assert list(fuse(g).nodes) == ["x", "map0", "map1"]
+
+
+def expr_depth(expr):
+    return fold_expr(expr, lambda e: 0, lambda e, depths: 1 + max(depths))
+
+
+def test_fuse_stops_a_chain_at_the_deepest_expression_a_map_may_hold():
+    g = Graph("f")
+    x = g.input("x", (4,))
+    for _ in range(2 * MAX_EXPR_DEPTH + 50):
+        x = x + 1
+    g.output("y", x)
+    fused = fuse(g)
+    depths = [expr_depth(n.expr) for n in fused.nodes.values() if isinstance(n, Map)]
+    assert depths == [MAX_EXPR_DEPTH, MAX_EXPR_DEPTH, 50]
+    assert graph_from_json(graph_to_json(fused)) == fused
+    v = np.arange(4, dtype=np.int32)
+    assert list(run_graph(fused, {"x": v})["y"]) == list(v + 2 * MAX_EXPR_DEPTH + 50)
+
+
+def test_fuse_stops_before_an_expression_tree_blows_up():
+    # each map reads its input twice: inlining doubles the expression as a tree
+    g = Graph("f")
+    x = g.input("x", (4,))
+    for _ in range(40):
+        x = x * x ^ 1
+    g.output("y", x)
+    fused = fuse(g)
+    sizes = [fold_expr(n.expr, lambda e: 1, lambda e, s: 1 + sum(s))
+             for n in fused.nodes.values() if isinstance(n, Map)]
+    assert sizes == [4093] * 4 and len(fused.to_text()) < 100_000   # 10 levels a map
+    v = np.arange(4, dtype=np.int32) - 2
+    assert (run_graph(fused, {"x": v})["y"] == run_graph(g, {"x": v})["y"]).all()
 
 
 def view_values(view, src):
