@@ -27,9 +27,9 @@ from hw.params import ParamsError
 
 from .errors import CompileError
 
-__all__ = ["Field", "fields", "flat_layout", "leaf_fields", "format_value", "find_fabric", "header_line",
-           "config_line", "init_line", "field_line", "hex8", "pad_text", "data_line",
-           "PAD", "DATA", "DATA_PER_LINE"]
+__all__ = ["Field", "fields", "flat_layout", "leaf_fields", "format_value", "find_fabric",
+           "header_line", "config_line", "init_line", "field_line", "hex8", "pad_text",
+           "data_line", "PAD", "DATA", "DATA_PER_LINE"]
 
 PAD = "pad"                 # the field name of padding bits (no layout has such a field)
 DATA = "  data "            # what starts a line of PMU_INIT words
