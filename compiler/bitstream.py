@@ -10,27 +10,22 @@ report for the same bytes (when given the fabric's parameters).
 import struct
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 
-from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from hw.format import (CfgError, HEADER, HEADER_WORDS, MAGIC, MIN_WORDS, RECORD_HEADER,
                        RecordKind, VERSION, fabric_hash32_of)
-from hw.layouts import WORD, config_words, plain_layout
+from hw.layouts import WORD, plain_layout
 from hw.targets import config_targets
 
 from .errors import BitstreamError
+from .payload import bits_of, is_word, words_of
 
 __all__ = ["Record", "Bitstream", "BitstreamError", "encode", "decode", "words_of", "bits_of",
-           "record_words", "MIN_WORDS"]
+           "record_words", "target_fault", "init_range_fault", "MIN_WORDS"]
 
 WORD_MASK = (1 << WORD) - 1
 TARGET_MASK = (1 << RECORD_HEADER["target"].width) - 1
-
-
-def _is_word(value):
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= WORD_MASK
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,7 @@ class Record:
                                  f"not {self.target!r}", CfgError.RECORD)
         payload = tuple(self.payload)
         for k, word in enumerate(payload):
-            if not _is_word(word):
+            if not is_word(word):
                 raise BitstreamError(f"payload word {k} of the {kind.name} record for target "
                                      f"{self.target} must be a 32-bit unsigned integer, "
                                      f"not {word!r}")
@@ -90,7 +85,7 @@ class Bitstream:
     records: tuple = ()
 
     def __post_init__(self):
-        if not _is_word(self.fabric_hash32):
+        if not is_word(self.fabric_hash32):
             raise BitstreamError(f"fabric_hash32 must be a 32-bit unsigned integer, "
                                  f"not {self.fabric_hash32!r}")
         records = tuple(self.records)
@@ -98,57 +93,6 @@ class Bitstream:
             if not isinstance(r, Record):
                 raise BitstreamError(f"records must be Record objects, not {r!r}")
         object.__setattr__(self, "records", records)
-
-
-# -- configuration payloads -------------------------------------------------------------
-
-def words_of(bits, layout):
-    """The ``config_words(layout)`` payload words of configuration ``bits`` (as given by
-    ``layout.const({...}).as_bits()``); bit ``k`` goes to bit ``k % 32`` of word
-    ``k // 32``.
-
-    Raises
-    ------
-    BitstreamError
-        If ``bits`` is not an integer in ``[0, 2**layout.size)``.
-    """
-    size = layout.size
-    if not isinstance(bits, int) or isinstance(bits, bool) or not 0 <= bits < (1 << size):
-        raise BitstreamError(f"configuration must be an integer of at most {size} bits, "
-                             f"not {bits!r}")
-    words = data.Const(_words_layout(config_words(layout)), bits)
-    return tuple(words[k] for k in range(config_words(layout)))
-
-
-def bits_of(words, layout):
-    """The configuration bits carried by payload ``words``, for ``data.Const(layout, ...)``.
-
-    Bits past ``layout.size`` in the last word are padding; like the hardware, this
-    ignores them.
-
-    Raises
-    ------
-    BitstreamError
-        If there are not exactly ``config_words(layout)`` words (code ``SIZE``) or a word
-        is not a 32-bit unsigned integer.
-    """
-    words = tuple(words)
-    need = config_words(layout)
-    if len(words) != need:
-        raise BitstreamError(f"a configuration of this layout takes {need} words, "
-                             f"not {len(words)}", CfgError.SIZE)
-    for k, word in enumerate(words):
-        if not _is_word(word):
-            raise BitstreamError(f"configuration word {k} must be a 32-bit unsigned integer, "
-                                 f"not {word!r}")
-    bits = _words_layout(need).const(words).as_bits()
-    return bits & ((1 << layout.size) - 1)
-
-
-@lru_cache(maxsize=None)
-def _words_layout(n):
-    """``n`` payload words, word 0 in the low bits."""
-    return data.ArrayLayout(unsigned(WORD), n)
 
 
 # -- what each target accepts -------------------------------------------------------------
@@ -178,6 +122,23 @@ def _describe_targets(p, kind):
         return f"a switch ({n_units}..{last_switch})"
     pmus = [t.id for t in config_targets(p).values() if t.takes_init]
     return f"a PMU ({', '.join(map(str, pmus))})"
+
+
+def target_fault(p, kind, target):
+    """Why fabric ``p`` refuses a ``kind`` record for ``target`` (the loader's code
+    ``RECORD``), in words; None when ``target`` takes records of that kind."""
+    if record_words(p, kind, target) is not None:
+        return None
+    return (f"{RecordKind(kind).name} record for target {target}, which is not "
+            f"{_describe_targets(p, kind)}")
+
+
+def init_range_fault(p, target, addr, n):
+    """Why fabric ``p`` refuses ``n`` init words from word address ``addr`` of PMU
+    ``target`` (the loader's code ``SIZE``), in words; None when they lie within it."""
+    if addr < p.pmu_words and n <= p.pmu_words - addr:
+        return None
+    return f"{n} words from address {addr} run past the {p.pmu_words} words of PMU {target}"
 
 
 # -- bytes ------------------------------------------------------------------------------
@@ -261,10 +222,10 @@ def _check_record(w, k, params, total):
             from None
     limit = None
     if params is not None:
+        fault = target_fault(params, kind, target)
+        if fault is not None:
+            raise BitstreamError(f"{at}: {fault}", CfgError.RECORD)
         limit = record_words(params, kind, target)
-        if limit is None:
-            raise BitstreamError(f"{at}: {kind.name} record for target {target}, which is not "
-                                 f"{_describe_targets(params, kind)}", CfgError.RECORD)
     end = total - 1                     # the CRC word
     if k + 2 > end:
         raise BitstreamError(f"{at}: the record header runs into the CRC at word {end}",
@@ -281,10 +242,9 @@ def _check_record(w, k, params, total):
         raise BitstreamError(f"{at}: {count} payload words run past the CRC at word {end}",
                              CfgError.SIZE)
     if kind == RecordKind.PMU_INIT and params is not None:
-        addr = w[k + 2]
-        if addr >= params.pmu_words or count - 1 > params.pmu_words - addr:
-            raise BitstreamError(f"{at}: {count - 1} words from address {addr} run past the "
-                                 f"{params.pmu_words} words of PMU {target}", CfgError.SIZE)
+        fault = init_range_fault(params, target, w[k + 2], count - 1)
+        if fault is not None:
+            raise BitstreamError(f"{at}: {fault}", CfgError.SIZE)
     payload = tuple(w[k + 2 + j] for j in range(count))
     return Record(kind, target, payload), k + 2 + count
 

@@ -3,6 +3,7 @@
 import random
 
 from compiler.bitstream import Bitstream, Record, words_of
+from compiler.payload import bits_of, pad_width
 from hw.format import RecordKind
 from hw.targets import config_targets
 
@@ -24,3 +25,19 @@ def good_bitstream(p, seed=0):
                                   (addr, *(rng.getrandbits(32) for _ in range(n)))))
     rng.shuffle(records)
     return Bitstream(p.hash32, tuple(records))
+
+
+def with_padding(p, bs, seed=0):
+    """``bs`` (for fabric ``p``) with random padding bits (the bits of a configuration's
+    last word past its layout, which the loader accepts and the configuration
+    registers drop) in every ``UNIT`` and ``SWITCH`` record."""
+    rng = random.Random(seed)
+    targets = config_targets(p)
+    records = []
+    for r in bs.records:
+        if r.kind != RecordKind.PMU_INIT:
+            layout = targets[r.target].layout
+            pad = rng.getrandbits(pad_width(layout))
+            r = Record(r.kind, r.target, words_of(bits_of(r.payload, layout), layout, pad))
+        records.append(r)
+    return Bitstream(bs.fabric_hash32, tuple(records))

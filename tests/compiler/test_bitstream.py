@@ -6,9 +6,10 @@ import pytest
 from amaranth.lib import data
 from hypothesis import given, settings, strategies as st
 
-from bitstream_cases import good_bitstream
+from bitstream_cases import good_bitstream, with_padding
 from compiler.bitstream import (Bitstream, BitstreamError, Record, bits_of, decode, encode,
                                 record_words, words_of)
+from compiler.payload import pad_width, padding_of
 from hw.format import MAGIC, RECORD_HEADER, VERSION, CfgError, RecordKind
 from hw.interconnect import interconnect, switch_layout
 from hw.layouts import config_words, pcu_layout, pmu_layout
@@ -370,3 +371,33 @@ def test_record_validation():
         Bitstream(0, (3,))
     with pytest.raises(BitstreamError, match=r"can only encode a Bitstream, not 'x'$"):
         encode("x")
+
+
+@pytest.mark.parametrize("layout", [pcu_layout(TINY), pmu_layout(TINY),
+                                    switch_layout(TINY, (0, 0))])
+def test_padding_round_trip(layout):
+    rng = random.Random(2)
+    width = pad_width(layout)
+    assert width == config_words(layout) * 32 - layout.size
+    for _ in range(10):
+        bits, pad = rng.getrandbits(layout.size), rng.getrandbits(width)
+        words = words_of(bits, layout, pad)
+        assert words[-1] >> (32 - width) == pad
+        assert (bits_of(words, layout), padding_of(words, layout)) == (bits, pad)
+
+
+def test_words_of_rejects_wide_padding():
+    layout = switch_layout(TINY, (0, 0))
+    width = pad_width(layout)
+    with pytest.raises(BitstreamError, match=rf"^padding must be an integer of at most "
+                                             rf"{width} bits, not {1 << width}$"):
+        words_of(0, layout, 1 << width)
+    with pytest.raises(BitstreamError, match=r"^padding .* not -1$"):
+        words_of(0, layout, -1)
+
+
+def test_decode_keeps_padding():
+    bs = with_padding(TINY, good_bitstream(TINY, seed=6), seed=6)
+    assert any(padding_of(r.payload, config_targets(TINY)[r.target].layout)
+               for r in bs.records if r.kind != RecordKind.PMU_INIT)
+    assert decode(encode(bs), TINY) == bs

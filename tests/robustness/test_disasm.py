@@ -6,11 +6,18 @@ import pytest
 
 from .harness import (LONG, Case, check_case, creating_in, fail_os, fifo, folder, hardlink,
                       symlink)
+from .texts import padded_bitstream, padded_text
 
 
 def text_in(name):
     def expect(result, scratch):
         assert (scratch / name).read_text() == (scratch / "prog.txt").read_text()
+    return expect
+
+
+def same_text(name, want):
+    def expect(result, scratch):
+        assert (scratch / name).read_text() == (scratch / want).read_text()
     return expect
 
 
@@ -67,6 +74,10 @@ CASES = [
          changed=("prog.txt",), expect=text_in("prog.txt")),
     Case("dash-is-stdout", ("disasm", "prog.tzb", "-o", "-"), expect=text_on_stdout),
     Case("stdout-by-default", ("disasm", "prog.tzb"), expect=text_on_stdout),
+    # padding bits, which the loader accepts and ignores, are shown rather than refused
+    Case("padding", ("disasm", "padded.tzb", "-o", "out.txt"), changed=("out.txt",),
+         setup=(padded_bitstream("padded.tzb"), padded_text("padded.txt")),
+         expect=same_text("out.txt", "padded.txt")),
 ]
 
 
