@@ -16,11 +16,12 @@ from hw.format import fabric_hash32_of
 from hw.params import ParamsError, find_fabric
 from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
-from .golden import run_graph
+from .golden import is_integer_dtype, run_graph
+from .job import check_probability, check_seed
 from .runner import Runner
 
-__all__ = ["ProgramRun", "Mismatch", "RunError", "fabric_of", "run_program", "golden_outputs",
-           "compare"]
+__all__ = ["ProgramRun", "Mismatch", "RunError", "fabric_of", "check_program", "run_program",
+           "golden_outputs", "compare"]
 
 
 class RunError(TerrazzoError):
@@ -77,6 +78,31 @@ def fabric_of(bitstream, manifest, fabric=None):
     return p
 
 
+def check_program(bitstream, manifest, tensors, *, fabric=None):
+    """The fabric ``bitstream`` runs on (:func:`fabric_of`), once the input ``tensors``
+    are checked against ``manifest``: every input present, none unknown, each of its
+    shape, an integer array (:func:`sim.golden.is_integer_dtype`) of values in int32.
+    What :func:`run_program` checks before it builds anything, for a caller that wants
+    the verdict first.
+
+    Raises :class:`RunError` (or :class:`~hw.params.ParamsError` for a ``fabric`` that
+    cannot be loaded)."""
+    p = fabric_of(bitstream, manifest, fabric)
+    try:
+        manifest.check_inputs(tensors)
+    except ManifestError as e:
+        raise RunError(str(e)) from None
+    for spec in manifest.inputs:
+        a = np.asarray(tensors[spec.name])
+        if not is_integer_dtype(a.dtype):
+            raise RunError(f"input tensor {spec.name!r} has dtype {a.dtype}; expected an "
+                           f"integer array ({spec.dtype})")
+        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+            raise RunError(f"input tensor {spec.name!r} has values outside int32 "
+                           f"({int(a.min())} .. {int(a.max())})")
+    return p
+
+
 def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
                 timeout_cycles=None, progress=None):
@@ -85,18 +111,15 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     ``progress``, if given, is called with a line of text as each phase (model build,
     Verilog generation included; simulation) begins and ends.
 
-    Raises :class:`RunError` for a program that cannot run as given, and
+    Every argument is checked before anything is built (:func:`check_program`).
+
+    Raises :class:`RunError` for a program that cannot run as given,
+    :class:`sim.job.JobError` for a bad ``idle``, ``backpressure`` or ``seed``, and
     :class:`sim.runner.SimulationError` when the simulation fails."""
-    p = fabric_of(bitstream, manifest, fabric)
-    try:
-        manifest.check_inputs(tensors)
-    except ManifestError as e:
-        raise RunError(str(e)) from None
-    for spec in manifest.inputs:
-        a = np.asarray(tensors[spec.name])
-        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
-            raise RunError(f"input tensor {spec.name!r} has values outside int32 "
-                           f"({int(a.min())} .. {int(a.max())})")
+    for name, value in (("idle", idle), ("backpressure", backpressure)):
+        check_probability(name, value)
+    check_seed("seed", seed)
+    p = check_program(bitstream, manifest, tensors, fabric=fabric)
     inputs = {spec.port: pack(tensors[spec.name], spec.order, p.lanes)
               for spec in manifest.inputs}
     expect = {spec.port: spec.vectors for spec in manifest.outputs}
