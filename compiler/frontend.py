@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from hw.errors import printable
 from .errors import CompileError
 from .ir import Graph
 from .jsonio import load_graph
@@ -14,46 +15,104 @@ def load_graph_file(path):
 
     A ``.json`` file is read with :func:`compiler.jsonio.load_graph`. A ``.py`` file is run
     as a script; it must define a ``Graph`` named ``graph`` or a function ``build()``
-    returning one.
+    returning one. Whatever its code raises, ``sys.exit`` included, becomes an error
+    (only ``KeyboardInterrupt`` passes through).
 
     Raises
     ------
     CompileError
         When the file is missing, has another suffix, does not hold a graph, or fails to
-        load. The message starts with the path (and, for a ``.py`` file, the line at fault
-        when there is one): ``"g.py:2: syntax error: '(' was never closed"``.
+        load. The message starts with the path (:func:`~hw.errors.printable`; and, for a
+        ``.py`` file, the line at fault when there is one):
+        ``"g.py:2: syntax error: '(' was never closed"``.
     """
     path = Path(path)
     if not path.exists():
         raise CompileError(f"no such graph file: {str(path)!r}")
     if path.suffix == ".json":
-        try:
-            return load_graph(path)
-        except CompileError as e:
-            raise CompileError(f"{path}: {e}") from None
+        return _load_json_file(path)
     if path.suffix == ".py":
         return _run_builder_file(path)
     raise CompileError(f"graph file must end in .json or .py, not {str(path)!r}")
 
 
+def _load_json_file(path):
+    try:
+        return load_graph(path)
+    except CompileError as e:
+        message = str(e)
+        # a syntax error leads with the path itself (``g.json:3:5: ...``): said once
+        rest = message[len(str(path)):] if message.startswith(f"{path}:") else f": {message}"
+        raise CompileError(f"{printable(path)}{rest}") from None
+
+
 def _run_builder_file(path):
+    where = printable(path)
+    try:
+        source = path.read_bytes()
+    except OSError as e:
+        raise CompileError(f"cannot read graph file {str(path)!r}: {e.strerror}") from None
+    try:
+        # from bytes, so a coding declaration is honoured as when Python runs the file
+        code = compile(source, str(path), "exec")
+    except SyntaxError as e:
+        line = f":{e.lineno}" if e.lineno else ""
+        raise CompileError(f"{where}{line}: syntax error: {printable(e.msg)}") from None
+    except Exception as e:        # ValueError, RecursionError, MemoryError of the parser
+        raise CompileError(f"{where}: cannot compile: {_exception_text(e)}") from None
     namespace = {"__name__": f"terrazzo_graph_{path.stem}", "__file__": str(path)}
     try:
-        code = compile(path.read_text(), str(path), "exec")
         exec(code, namespace)
-        graph = namespace.get("graph")
-        if graph is None and callable(namespace.get("build")):
-            graph = namespace["build"]()
+        graph, build = namespace.get("graph"), namespace.get("build")
+        built = graph is None and callable(build)
+        if built:
+            graph = build()
     except CompileError as e:
-        raise CompileError(f"{path}: {e}") from None
-    except SyntaxError as e:
-        raise CompileError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:
-        raise CompileError(f"{_where(path, e)}: {type(e).__name__}: {e}") from None
+        raise CompileError(f"{where}: {e}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:    # the file's own code: any failure, exit included
+        raise CompileError(f"{_where(path, e)}: {_exception_text(e)}") from None
+    return _checked(graph, build, built, where)
+
+
+def _checked(graph, build, built, where):
+    """``graph``, the ``graph`` a builder file defines or (``built``) what its ``build()``
+    returned, checked to be a :class:`Graph` whose node and output tables are the dicts
+    the compiler walks."""
+    if graph is None and build is None:
+        raise CompileError(f"{where} must define a Graph named 'graph' or a function "
+                           f"build() returning one")
+    if graph is None and not built:
+        raise CompileError(f"{where}: 'build' is of type {_type_name(build)}, not a "
+                           f"function")
+    what = "build() returned a value" if built else "'graph' is a value"
     if not isinstance(graph, Graph):
-        raise CompileError(f"{path} must define a Graph named 'graph' or a function build() "
-                           f"returning one")
+        raise CompileError(f"{where}: {what} of type {_type_name(graph)}, not a Graph")
+    for table in ("nodes", "outputs"):
+        if not isinstance(getattr(graph, table, None), dict):
+            raise CompileError(f"{where}: the graph's {table} is of type "
+                               f"{_type_name(getattr(graph, table, None))}, not a dict")
     return graph
+
+
+def _type_name(value):
+    return printable(type(value).__name__)
+
+
+def _exception_text(error):
+    """``Type: message`` of an exception raised by a graph file's code, printable, with
+    the exit status for ``SystemExit``; just ``Type`` when it has no message or its
+    ``__str__`` fails too."""
+    if isinstance(error, SystemExit):
+        return (f"SystemExit: the file exited (status {error.code!r}) instead of defining "
+                f"a graph")
+    try:
+        message = str(error)
+    except (Exception, SystemExit):
+        message = ""
+    name = _type_name(error)
+    return f"{name}: {printable(message)}" if message else name
 
 
 def _where(path, error):
@@ -64,4 +123,4 @@ def _where(path, error):
         if tb.tb_frame.f_code.co_filename == str(path):
             line = tb.tb_lineno
         tb = tb.tb_next
-    return f"{path}:{line}" if line else str(path)
+    return f"{printable(path)}:{line}" if line else printable(path)

@@ -18,6 +18,7 @@ import re
 from hw.ops import OP_TABLE, OPS_BY_NAME, REDUCE_TABLE, REDUCE_BY_NAME
 from .composites import COMPOSITES
 from .errors import CompileError
+from .jsonkeys import RepeatedKey, loads as _loads_unique_keys
 from .ir import (Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite,
                  Graph, DTYPES, INT32_MIN, INT32_MAX, MAX_EXPR_DEPTH, fold_expr, operands)
 
@@ -427,7 +428,9 @@ def load_graph(source):
     else:
         raise CompileError(f"expected a path or JSON text, not {type(source).__name__}")
     try:
-        doc = json.loads(text)
+        doc = _loads_unique_keys(text)
+    except RepeatedKey as e:
+        raise CompileError(f"{''.join(f'/{_escape(k)}' for k in e.path)}: {e}") from None
     except json.JSONDecodeError as e:
         raise CompileError(f"{origin}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:

@@ -8,11 +8,15 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TerrazzoError
+from .errors import TerrazzoError, printable
 
 __all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "find_fabric", "UnitKind"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
+
+#: The parameters a fabric description may leave out: the label, and those with one
+#: value built.
+OPTIONAL = ("name", "word", "op_groups")
 
 
 class ParamsError(TerrazzoError, ValueError):
@@ -30,8 +34,13 @@ class UnitKind(enum.StrEnum):
     PMU = "pmu"
 
 
+def _is_int(x):
+    """Whether ``x`` is an ``int``; a ``bool`` is not (``lanes = true`` is no 1)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def _is_pow2(n):
-    return isinstance(n, int) and n > 0 and n & (n - 1) == 0
+    return _is_int(n) and n > 0 and n & (n - 1) == 0
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ class FabricParams:
     Parameters
     ----------
     name : str
-        A label; it does not enter the fabric hash.
+        A label of printable characters; it does not enter the fabric hash.
     rows, cols : int
         Unit grid. Unit ``(r, c)`` is a PCU when ``r + c`` is even, else a PMU.
     lanes : int
@@ -71,7 +80,8 @@ class FabricParams:
     Raises
     ------
     ParamsError
-        For any value out of range; the message quotes it.
+        For any value out of range or of the wrong type (a ``bool`` is no integer); the
+        message quotes it.
     """
     name: str = "custom"
     rows: int = 4
@@ -92,21 +102,22 @@ class FabricParams:
     op_groups: tuple = ("int",)
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise ParamsError(f"name must be a non-empty string, not {self.name!r}")
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            raise ParamsError(f"name must be a non-empty string of printable characters, "
+                              f"not {self.name!r}")
         for field, lo, hi in [("rows", 1, 64), ("cols", 1, 64), ("stages", 1, 16),
                               ("regs", 1, 16), ("counters", 1, 6), ("pcu_vec_in", 1, 4),
                               ("pcu_scalar_in", 1, 4), ("fifo_depth", 2, 64),
                               ("pmu_depth", 4, 1 << 20), ("vector_tracks", 1, 8),
                               ("scalar_tracks", 1, 8), ("io_in", 1, 64), ("io_out", 1, 64)]:
             value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            if not _is_int(value) or not lo <= value <= hi:
                 raise ParamsError(f"{field} must be an integer in [{lo}, {hi}], not {value!r}")
         if not _is_pow2(self.lanes) or self.lanes > 64:
             raise ParamsError(f"lanes must be a power of two no larger than 64, not {self.lanes!r}")
         if not _is_pow2(self.pmu_depth):
             raise ParamsError(f"pmu_depth must be a power of two, not {self.pmu_depth!r}")
-        if self.word != 32:
+        if not _is_int(self.word) or self.word != 32:
             raise ParamsError(f"word must be 32 (the only word width built), not {self.word!r}")
         if self.rows * self.cols < 2:
             raise ParamsError(f"a fabric needs at least two units, not {self.rows!r}x{self.cols!r}")
@@ -190,29 +201,57 @@ class FabricParams:
 
     @classmethod
     def from_dict(cls, d, *, source="parameters"):
+        """The fabric a description ``d`` (parameter name to value, as a fabric file
+        holds it) gives.
+
+        A description names every parameter but ``name``, ``word`` and ``op_groups``
+        (:data:`OPTIONAL`, which have defaults): a fabric is never half made of defaults
+        by a missing line or an empty file.
+
+        Raises
+        ------
+        ParamsError
+            For an unknown or missing parameter or a bad value; the message starts with
+            ``source`` (the file's path, :func:`~hw.errors.printable`).
+        """
+        where = printable(source)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ParamsError(f"{source}: unknown parameter {unknown[0]!r} "
+            raise ParamsError(f"{where}: unknown parameter {unknown[0]!r} "
                               f"(known: {', '.join(sorted(known))})")
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.name not in d and f.name not in OPTIONAL]
+        if missing:
+            raise ParamsError(f"{where}: missing parameter{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(missing)} (a fabric file gives every "
+                              f"parameter but {', '.join(OPTIONAL[:-1])} and {OPTIONAL[-1]})")
         d = dict(d)
-        if "op_groups" in d:
-            if not isinstance(d["op_groups"], (list, tuple)):
-                raise ParamsError(f"op_groups must be a list, not {d['op_groups']!r}")
-            d["op_groups"] = tuple(d["op_groups"])
-        return cls(**d)
+        try:
+            if "op_groups" in d:
+                if not isinstance(d["op_groups"], (list, tuple)):
+                    raise ParamsError(f"op_groups must be a list, not {d['op_groups']!r}")
+                d["op_groups"] = tuple(d["op_groups"])
+            return cls(**d)
+        except ParamsError as e:
+            raise ParamsError(f"{where}: {e}") from None
 
     @classmethod
     def load(cls, path):
+        """The fabric in the TOML file at ``path`` (UTF-8, as TOML is); see
+        :meth:`from_dict` for what it must hold. Raises :class:`ParamsError`."""
         path = Path(path)
         try:
-            text = path.read_text()
+            data = path.read_bytes()
         except OSError as e:
             raise ParamsError(f"cannot read fabric file {str(path)!r}: {e.strerror}") from None
         try:
-            d = tomllib.loads(text)
+            d = tomllib.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise ParamsError(f"{printable(path)}: invalid TOML: not UTF-8 text (byte "
+                              f"{e.start})") from None
         except tomllib.TOMLDecodeError as e:
-            raise ParamsError(f"{path}: invalid TOML: {e}") from None
+            raise ParamsError(f"{printable(path)}: invalid TOML: {e}") from None
         return cls.from_dict(d, source=str(path))
 
     def replace(self, **changes):

@@ -16,12 +16,12 @@ from hw.format import fabric_hash32_of
 from hw.params import ParamsError, find_fabric
 from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
-from .golden import run_graph
-from .job import check_probability, timeout_message
+from .golden import is_integer_dtype, run_graph
+from .job import check_probability, check_seed, timeout_message
 from .runner import DEFAULT_MAX_CYCLES, Runner, SimulationError
 
 __all__ = ["ProgramRun", "Mismatch", "RunError", "DEFAULT_MAX_CYCLES", "fabric_of",
-           "run_timeout", "run_program", "golden_outputs", "compare"]
+           "run_timeout", "check_program", "run_program", "golden_outputs", "compare"]
 
 
 class RunError(TerrazzoError):
@@ -87,8 +87,17 @@ def run_timeout(ideal_cycles, idle=0.0, backpressure=0.0, max_cycles=DEFAULT_MAX
     return min(max_cycles, int((10 * ideal_cycles + 20_000) / ((1 - idle) * (1 - backpressure))))
 
 
-def _check_program(bitstream, manifest, tensors, fabric, bitstream_name):
-    """The fabric of a program whose manifest, bitstream and inputs all agree."""
+def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="bitstream"):
+    """The fabric ``bitstream`` runs on (:func:`fabric_of`), once every field of
+    ``manifest`` is checked, the bitstream's SHA-256 is the one the manifest records
+    (``bitstream_name`` names the bitstream in that message), the manifest fits the
+    fabric, and the input ``tensors`` agree with it: every input present, none unknown,
+    each of its shape, an integer array (:func:`sim.golden.is_integer_dtype`) of values
+    in int32. What :func:`run_program` checks before it builds anything, for a caller
+    that wants the verdict first.
+
+    Raises :class:`RunError` (or :class:`~hw.params.ParamsError` for a ``fabric`` that
+    cannot be loaded)."""
     try:
         manifest.validate()
         manifest.check_bitstream(bitstream, bitstream_name)
@@ -100,6 +109,14 @@ def _check_program(bitstream, manifest, tensors, fabric, bitstream_name):
         manifest.check_inputs(tensors)
     except ManifestError as e:
         raise RunError(str(e)) from None
+    for spec in manifest.inputs:
+        a = np.asarray(tensors[spec.name])
+        if not is_integer_dtype(a.dtype):
+            raise RunError(f"input tensor {spec.name!r} has dtype {a.dtype}; expected an "
+                           f"integer array ({spec.dtype})")
+        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+            raise RunError(f"input tensor {spec.name!r} has values outside int32 "
+                           f"({int(a.min())} .. {int(a.max())})")
     return p
 
 
@@ -109,9 +126,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 progress=None):
     """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
 
-    Before anything is built or simulated, every field of ``manifest`` is checked, the
-    bitstream's SHA-256 must be the one the manifest records (``bitstream_name`` names
-    the bitstream in that message), and the manifest must fit the fabric.
+    Every argument is checked before anything is built or simulated
+    (:func:`check_program`).
 
     ``timeout_cycles`` (default :func:`run_timeout` of the manifest's ideal cycles) is
     bounded by ``max_cycles`` (default :data:`DEFAULT_MAX_CYCLES`). ``progress``, if
@@ -119,17 +135,17 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     included; simulation) begins and ends.
 
     Raises :class:`RunError` for a program that cannot run as given or that reaches
-    ``max_cycles``, and :class:`sim.runner.SimulationError` when the simulation fails
+    ``max_cycles``, :class:`sim.job.JobError` for a bad ``idle``, ``backpressure`` or
+    ``seed``, and :class:`sim.runner.SimulationError` when the simulation fails
     otherwise."""
     max_cycles = DEFAULT_MAX_CYCLES if max_cycles is None else max_cycles
     if not isinstance(max_cycles, int) or isinstance(max_cycles, bool) or max_cycles < 1:
         raise RunError(f"max_cycles must be a positive integer, not {max_cycles!r}")
-    p = _check_program(bitstream, manifest, tensors, fabric, bitstream_name)
-    for spec in manifest.inputs:
-        a = np.asarray(tensors[spec.name])
-        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
-            raise RunError(f"input tensor {spec.name!r} has values outside int32 "
-                           f"({int(a.min())} .. {int(a.max())})")
+    for name, value in (("idle", idle), ("backpressure", backpressure)):
+        check_probability(name, value)
+    check_seed("seed", seed)
+    p = check_program(bitstream, manifest, tensors, fabric=fabric,
+                      bitstream_name=bitstream_name)
     inputs = {spec.port: pack(tensors[spec.name], spec.order, p.lanes)
               for spec in manifest.inputs}
     expect = {spec.port: spec.vectors for spec in manifest.outputs}

@@ -19,11 +19,22 @@ from compiler.composites import COMPOSITES
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
                          INT32_MIN, INT32_MAX, fold_expr, operands)
 
-__all__ = ["InputError", "run_graph", "eval_expr"]
+__all__ = ["InputError", "is_integer_dtype", "run_graph", "eval_expr"]
 
 
 class InputError(TerrazzoError, ValueError):
     """Inputs given to :func:`run_graph` that do not match the graph's inputs."""
+
+
+def is_integer_dtype(dtype):
+    """Whether an array of ``dtype`` may feed an i32 input: a signed or unsigned integer
+    of any width and byte order (its values must still fit in i32).
+
+    Not ``bool``, and not ``timedelta64`` or ``datetime64``, which NumPy files under its
+    integers (``np.issubdtype(np.timedelta64, np.integer)`` holds); nor floats, complex,
+    strings, bytes, structured or object arrays.
+    """
+    return np.dtype(dtype).kind in "iu"
 
 
 def _check_inputs(graph, inputs):
@@ -38,7 +49,7 @@ def _check_inputs(graph, inputs):
             raise InputError(f"input {name!r} is missing (expected i32"
                              f"{list(node.shape)})")
         arr = np.asarray(inputs[name])
-        if arr.dtype.kind not in "iu":
+        if not is_integer_dtype(arr.dtype):
             raise InputError(f"input {name!r}: expected integers (i32), got {arr.dtype}")
         if arr.shape != tuple(node.shape):
             raise InputError(f"input {name!r}: expected shape {tuple(node.shape)}, "

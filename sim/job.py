@@ -7,7 +7,7 @@ the fabric and writes ``result.npz`` beside it (:func:`write_result`), which the
 reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arrays.
 
 :func:`check_probability` validates the two stimulus knobs a job carries, ``idle`` and
-``backpressure``, wherever they enter.
+``backpressure``, and :func:`check_seed` its seed, wherever they enter.
 A run that reaches its ``timeout_cycles`` fails with :func:`timeout_message` as the
 first line of its report, by which callers of the runner recognise a timeout.
 """
@@ -20,7 +20,8 @@ import numpy as np
 from hw.errors import TerrazzoError
 
 __all__ = ["JOB_ENV", "RESULT_NAME", "Job", "JobError", "SimResult", "check_probability",
-           "timeout_message", "write_job", "read_job", "write_result", "read_result"]
+           "check_seed", "timeout_message", "write_job", "read_job", "write_result",
+           "read_result"]
 
 JOB_ENV = "TERRAZZO_JOB"
 RESULT_NAME = "result.npz"
@@ -51,6 +52,22 @@ def check_probability(name, value):
             or not 0.0 <= value < 1.0:
         raise JobError(f"{name} must be a probability in [0, 1), not {value!r}")
     return float(value)
+
+
+def check_seed(name, value):
+    """Check that ``value`` is a seed a job can carry, an integer in the signed 64-bit
+    range of its ``seed`` field, and return it as an int.
+
+    Raises
+    ------
+    JobError
+        If ``value`` is not a Python or NumPy integer (a bool is not) or is out of that
+        range; the message names it ``name`` and quotes it.
+    """
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) \
+            or not -2 ** 63 <= value < 2 ** 63:
+        raise JobError(f"{name} must be an integer in [-2**63, 2**63), not {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)

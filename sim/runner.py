@@ -21,8 +21,8 @@ from cocotb_tools.check_results import get_results
 
 from .build import (PROJECT_ROOT, SIMULATORS, TIMESCALE, TOPLEVEL, WAVE_FORMATS,
                     FabricBuild, SimulationError, log_tail, verilator_bin)
-from .job import (JOB_ENV, RESULT_NAME, JobError, SimResult, check_probability, read_result,
-                  write_job)
+from .job import (JOB_ENV, RESULT_NAME, JobError, SimResult, check_probability, check_seed,
+                  read_result, write_job)
 # The build settings, importable from here as before they moved to sim.build.
 from .build import (ICARUS_ARGS, ICARUS_DUMP, ICARUS_DUMP_TOP, VERILATOR_ARGS,
                     VERILATOR_MAKE_ARGS)
@@ -152,6 +152,7 @@ class Runner(FabricBuild):
         """
         idle = check_probability("idle", idle)
         backpressure = check_probability("backpressure", backpressure)
+        seed = check_seed("seed", seed)
         inputs, expect = self._check_run_args(bitstream, inputs, expect)
         wave_format = None
         if wave is not None:

@@ -10,18 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-from hw.errors import TerrazzoError
+from hw.errors import TerrazzoError, printable
 from compiler.errors import CompileError
 from hw.params import PRESETS, ParamsError, load_fabric
 
 from . import outputs
+from .errors import CliError
+from .inputs import load_inputs, load_program, manifest_path, read_bytes
 from .outputs import STDOUT, Input, Output
 
-__all__ = ["main"]
-
-
-class CliError(TerrazzoError):
-    """A user-facing failure: printed as one line, exit status 1."""
+__all__ = ["main", "CliError"]
 
 
 def _fabric_input(spec):
@@ -39,6 +37,12 @@ def _fabric(spec):
         return load_fabric(spec)
     except ParamsError as e:
         raise CliError(str(e)) from None
+
+
+def _given_fabric(spec):
+    """The fabric of a --fabric that may be left out (None: the bitstream's hash picks
+    it), loaded before any other work so that a bad one is the first error."""
+    return None if spec is None else _fabric(spec)
 
 
 def cmd_verilog(args):
@@ -109,71 +113,37 @@ def cmd_compile(args):
     return 0
 
 
-def _read(path):
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise CliError(f"cannot read {str(path)!r}: {e.strerror}") from None
-
-
 def cmd_disasm(args):
     from compiler.disasm import disassemble
-    blob = _read(args.bitstream)
+    fabric = _given_fabric(args.fabric)
+    blob = read_bytes(args.bitstream)
     out = Output(args.output or STDOUT, outputs.DISASSEMBLY)
     outputs.check([out], [Input(args.bitstream, "input bitstream"),
                           _fabric_input(args.fabric)])
     try:
-        text = disassemble(blob, args.fabric)
+        text = disassemble(blob, fabric)
     except CompileError as e:
-        raise CliError(f"{args.bitstream}: {e}") from None
+        raise CliError(f"{printable(args.bitstream)}: {e}") from None
     outputs.write([(out, text)])
     return 0
 
 
 def cmd_asm(args):
     from compiler.disasm import assemble
-    text = _read(args.text).decode("utf-8", errors="replace")
+    fabric = _given_fabric(args.fabric)
+    text = read_bytes(args.text).decode("utf-8", errors="replace")
     if args.output != STDOUT:
         _suffix(args.output, ".tzb")
     out = Output(args.output, outputs.BITSTREAM)
     outputs.check([out], [Input(args.text, "input text"), _fabric_input(args.fabric)])
     try:
-        blob = assemble(text, args.fabric)
+        blob = assemble(text, fabric)
     except CompileError as e:
-        raise CliError(f"{args.text}: {e}") from None
+        raise CliError(f"{printable(args.text)}: {e}") from None
     outputs.write([(out, blob)])
     print(f"wrote {args.output} ({len(blob) // 4} words)",
           file=sys.stderr if out.path == STDOUT else sys.stdout)
     return 0
-
-
-def _manifest_path(bitstream, manifest=None):
-    return Path(manifest) if manifest else Path(bitstream).with_suffix(".json")
-
-
-def _load_program(path, manifest_path=None):
-    from compiler.manifest import Manifest, ManifestError
-    blob = _read(path)
-    mpath = _manifest_path(path, manifest_path)
-    if not mpath.exists():
-        raise CliError(f"manifest {str(mpath)!r} not found (terrazzo compile writes it beside "
-                       f"the bitstream; or give --manifest)")
-    try:
-        manifest = Manifest.from_json(_read(mpath), source=str(mpath))
-    except ManifestError as e:
-        raise CliError(str(e)) from None
-    return blob, manifest
-
-
-def _load_inputs(path):
-    import numpy as np
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise CliError(f"no such inputs file: {str(path)!r}") from None
-    except (OSError, ValueError) as e:
-        raise CliError(f"cannot read inputs {str(path)!r} as .npz: {e}") from None
 
 
 def _check_run_outputs(args, out):
@@ -187,26 +157,33 @@ def _check_run_outputs(args, out):
         # the simulator makes the wave file's folder when missing
         files.append(Output(args.wave, outputs.WAVE, "--wave", makes_folders=True))
     outputs.check(files, [Input(args.bitstream, "input bitstream"),
-                          Input(str(_manifest_path(args.bitstream, args.manifest)), "manifest"),
+                          Input(str(manifest_path(args.bitstream, args.manifest)), "manifest"),
                           Input(args.inputs, "inputs"), _fabric_input(args.fabric)])
 
 
 def cmd_run(args):
     import io
     import numpy as np
-    from sim.execute import RunError, compare, golden_outputs, run_program
-    from sim.job import check_probability
+    from sim.execute import RunError, check_program, compare, golden_outputs, run_program
+    from sim.job import check_probability, check_seed
     from sim.runner import SimulationError
-    blob, manifest = _load_program(args.bitstream, args.manifest)
-    tensors = _load_inputs(args.inputs) if args.inputs else {}
-    out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
-    _check_run_outputs(args, out)
+    # the knobs first: a bad one must not wait for files to load or a model to build
     for name, value in (("--backpressure", args.backpressure), ("--idle", args.idle)):
         check_probability(name, value)
-    print(f"running {args.bitstream} ({manifest.graph}, fabric {manifest.fabric_name}) "
-          f"on {args.sim}", file=sys.stderr, flush=True)
+    check_seed("--seed", args.seed)
+    fabric = _given_fabric(args.fabric)
+    blob, manifest = load_program(args.bitstream, args.manifest)
+    tensors = load_inputs(args.inputs) if args.inputs else {}
+    out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
+    _check_run_outputs(args, out)
+    try:        # before the line that says it runs: a refusal is the one line printed
+        check_program(blob, manifest, tensors, fabric=fabric, bitstream_name=args.bitstream)
+    except RunError as e:
+        raise CliError(str(e)) from None
+    print(f"running {printable(args.bitstream)} ({printable(manifest.graph)}, fabric "
+          f"{printable(manifest.fabric_name)}) on {args.sim}", file=sys.stderr, flush=True)
     try:
-        run = run_program(blob, manifest, tensors, fabric=args.fabric, sim=args.sim,
+        run = run_program(blob, manifest, tensors, fabric=fabric, sim=args.sim,
                           idle=args.idle, backpressure=args.backpressure, seed=args.seed,
                           wave=args.wave, build_root=args.build_dir,
                           max_cycles=args.max_cycles, bitstream_name=args.bitstream,
@@ -318,6 +295,13 @@ def build_parser():
     return parser
 
 
+def _one_line(message):
+    """``message`` with every character that is not printable (a line break, a terminal
+    escape) escaped: messages quote what they show from files with ``repr()``, and
+    this keeps the line one line and the terminal safe should one slip through."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -325,7 +309,7 @@ def main(argv=None):
         return args.func(args)
     except TerrazzoError as e:
         # every user-facing failure of every layer: one line, exit status 1
-        print(f"terrazzo: error: {e}", file=sys.stderr)
+        print(f"terrazzo: error: {_one_line(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("terrazzo: interrupted", file=sys.stderr)

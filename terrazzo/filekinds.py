@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 __all__ = ["Kind", "VERILOG", "DISASSEMBLY", "BITSTREAM", "MANIFEST", "PNG", "NPZ", "WAVE",
-           "SUITE_README"]
+           "SUITE_README", "ZIP_PREFIXES"]
+
+#: How a ZIP archive (a ``.npz``) starts: a local file header, or the end record of an
+#: empty archive.
+ZIP_PREFIXES = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def _starts_with(*prefixes):
@@ -61,7 +65,7 @@ DISASSEMBLY = Kind("disassembly", "a bitstream disassembly",
 BITSTREAM = Kind("bitstream", "a Terrazzo bitstream", _is_bitstream)
 MANIFEST = Kind("manifest", "a Terrazzo manifest", _is_manifest, text=True)
 PNG = Kind("placement drawing", "a PNG image", _starts_with(b"\x89PNG\r\n\x1a\n"))
-NPZ = Kind("outputs", "a .npz archive", _starts_with(b"PK\x03\x04", b"PK\x05\x06"))
+NPZ = Kind("outputs", "a .npz archive", _starts_with(*ZIP_PREFIXES))
 WAVE = Kind("wave file", "a VCD or FST wave file", _is_wave)
 SUITE_README = Kind("suite README", "a kernel suite README",
                     _starts_with(b"# Kernel suite on "), text=True)

@@ -18,7 +18,7 @@ import numpy as np
 from hw.layouts import AccMode, WORD
 from hw.ops import ReduceOp
 from ..errors import CompileError
-from ..ir import Const, Iota, Arg, contiguous_strides, expr_text, substitute
+from ..ir import Const, Input, Iota, Arg, contiguous_strides, expr_text, substitute
 from .plans import Loop
 
 __all__ = ["Kernel", "build_kernel"]
@@ -111,9 +111,11 @@ def build_kernel(spec, tensors, p, const_name):
             consts.append(const)
             o = replace(o, tensor=const.name, offset=0, strides=_compact_strides(o, dom))
         else:
-            raise CompileError(f"tensor {o.tensor!r} is read with stride {sv} along the "
+            what = "graph input" if isinstance(node, Input) else "computed tensor"
+            raise CompileError(f"{what} {o.tensor!r} is read with stride {sv} along the "
                                f"vector axis; only contiguous (1) or broadcast (0) reads "
-                               f"are supported for computed tensors", node=spec.name)
+                               f"of graph inputs and computed tensors are supported "
+                               f"(constants may use any stride)", node=spec.name)
         placed.append(replace(o, level=_pop_level(o, loops)))
     return Kernel(spec.name, nest.shape, domain, expr, tuple(placed), loops, nest.mode,
                   spec.op if spec.op is not None else ReduceOp.ADD, nest.order, p.lanes,

@@ -168,7 +168,7 @@ def test_error_strided_vector_read():
     g = Graph("t")
     x = g.input("x", (4, 6))
     g.output("y", g.transpose(x) + 1)
-    with pytest.raises(CompileError, match=r"^node 'map0': tensor 'x' is read with stride 6 "
+    with pytest.raises(CompileError, match=r"^node 'map0': graph input 'x' is read with stride 6 "
                                            r"along the vector axis"):
         lowered(g)
 

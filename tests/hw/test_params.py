@@ -32,6 +32,11 @@ def test_hash_ignores_the_name_only():
     ({"op_groups": ("int", "fp32")}, "op_groups must be ('int',) (fp32 and bf16 are not "
                                      "built yet), not ('int', 'fp32')"),
     ({"rows": "4"}, "rows must be an integer in [1, 64], not '4'"),
+    ({"lanes": True}, "lanes must be a power of two no larger than 64, not True"),
+    ({"rows": True}, "rows must be an integer in [1, 64], not True"),
+    ({"word": 32.0}, "word must be 32 (the only word width built), not 32.0"),
+    ({"name": "a\x1b[2J"}, "name must be a non-empty string of printable characters, "
+                           "not 'a\\x1b[2J'"),
 ])
 def test_bad_parameters_quote_the_value(changes, message):
     with pytest.raises(ParamsError) as info:
@@ -45,3 +50,24 @@ def test_unknown_fabric_and_bad_toml(tmp_path):
     (tmp_path / "bad.toml").write_text("lanes = [")
     with pytest.raises(ParamsError, match="invalid TOML"):
         load_fabric(tmp_path / "bad.toml")
+
+
+def test_a_description_names_every_parameter_but_the_optional_ones():
+    d = load_fabric("tiny").as_dict()
+    for optional in ("name", "word", "op_groups"):
+        del d[optional]
+    assert FabricParams.from_dict(d) == load_fabric("tiny").replace(name="custom")
+    del d["io_out"]
+    with pytest.raises(ParamsError) as info:
+        FabricParams.from_dict(d, source="f.toml")
+    assert str(info.value) == ("f.toml: missing parameter io_out (a fabric file gives every "
+                               "parameter but name, word and op_groups)")
+
+
+def test_a_bad_value_in_a_file_names_the_file(tmp_path):
+    text = load_fabric("tiny").to_toml().replace("lanes = 4", "lanes = true")
+    (tmp_path / "f.toml").write_text(text)
+    with pytest.raises(ParamsError) as info:
+        load_fabric(tmp_path / "f.toml")
+    assert str(info.value) == (f"{tmp_path / 'f.toml'}: lanes must be a power of two no "
+                               f"larger than 64, not True")

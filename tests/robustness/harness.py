@@ -1,5 +1,9 @@
 """The shared harness: a table :class:`Case` per CLI run, and :func:`check_case`, which
-runs it in-process in a scratch folder and checks status, message and changed files."""
+runs it in-process in a scratch folder and checks status, message and changed files.
+
+A run of ``terrazzo run`` never simulates here: :func:`stop_at_simulator` makes it raise
+:class:`ReachedSimulator` where it would build its model, and :func:`run_cli` reports
+that as the status :data:`SIMULATOR`, the success of a run whose every check passed."""
 
 import fnmatch
 import hashlib
@@ -10,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 
+import sim.execute
 from terrazzo.cli import main
 
 LONG = "n" * 300        # longer than any file system allows a name to be
@@ -23,7 +29,7 @@ class Case:
 
     ``message`` is the error after ``terrazzo: error: `` (a ``str`` for the exact text,
     a compiled regex to fullmatch) or None for a success; ``status`` the exit status
-    (default 1 with a message, else 0); ``changed`` the fnmatch patterns of the paths
+    (default 1 with a message, else 0; :data:`SIMULATOR` for a run that reaches it); ``changed`` the fnmatch patterns of the paths
     (relative to the scratch folder) that must change, each matching at least one, and
     no other path may; ``setup`` steps ``step(scratch, monkeypatch)`` prepare the case
     (what they patch is undone after the run); ``expect(result, scratch)`` checks more."""
@@ -77,11 +83,28 @@ def snapshot(root):
     return entries
 
 
+class ReachedSimulator(Exception):
+    """Raised by :func:`stop_at_simulator` where ``terrazzo run`` builds its model."""
+
+
+SIMULATOR = "reached the simulator"
+
+
+def stop_at_simulator(scratch, monkeypatch):
+    """A step: ``terrazzo run`` raises :class:`ReachedSimulator` instead of building a
+    simulator model, after every check of its arguments and files."""
+    def runner(*args, **kwargs):
+        raise ReachedSimulator
+    monkeypatch.setattr(sim.execute, "Runner", runner)
+
+
 def run_cli(argv, capsysbinary):
     try:
         status = main([str(a) for a in argv])
     except SystemExit as e:       # argparse usage errors
         status = e.code
+    except ReachedSimulator:
+        status = SIMULATOR
     out, err = capsysbinary.readouterr()
     return Result(status, out, err.decode())
 
@@ -95,6 +118,8 @@ def check_case(case, scratch, capsysbinary):
         result = run_cli(case.argv, capsysbinary)
     after = snapshot(scratch)
     assert "Traceback" not in result.stderr
+    # what files hold never reaches the terminal raw (escape sequences, line breaks)
+    assert all(line.isprintable() for line in result.stderr.splitlines()), result.stderr
     if case.message is None:
         assert result.status == (case.status or 0), result.stderr
     else:
@@ -173,3 +198,18 @@ def file(name, data):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data if isinstance(data, bytes) else (scratch / data).read_bytes())
     return step
+
+
+def edited(name, source, old, new):
+    """A step writing to ``name`` the scratch file ``source`` with its one ``old`` text
+    replaced by ``new``."""
+    def step(scratch, mp):
+        text = (scratch / source).read_text()
+        assert text.count(old) == 1, (source, old)
+        (scratch / name).write_text(text.replace(old, new))
+    return step
+
+
+def npz(name, **arrays):
+    """A step writing the arrays to the ``.npz`` archive ``name`` (``numpy.savez``)."""
+    return lambda scratch, mp: np.savez(scratch / name, **arrays)
