@@ -16,8 +16,8 @@ __all__ = ["VerilatorConfig", "VERILATOR_ARGS", "VERILATOR_MAKE_ARGS", "top_port
            "verilator_bin"]
 
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
-# The model's C++ is large and most of a run's time is spent in the Python testbench,
-# so an unoptimized C++ build is the better trade: it compiles several times faster.
+# The model's C++ is large: only the per-cycle files (OPT_FAST, see VerilatorConfig)
+# are worth optimizing; the rest compiles unoptimized, several times faster.
 VERILATOR_MAKE_ARGS = ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
 
 
@@ -34,11 +34,13 @@ class VerilatorConfig:
         more often per cycle (about half the speed).
     opt_fast : str
         The C++ optimization of the per-cycle (``OPT_FAST``) files; everything else is
-        compiled at ``-O0``.
+        compiled at ``-O0``. The default ``-O2`` costs about half as much again build
+        CPU as ``-O0`` and makes a cocotb run two to three times faster, which pays for
+        itself within the test suite's first few dozen runs.
     """
 
     public: str = "ports"
-    opt_fast: str = "-O0"
+    opt_fast: str = "-O2"
 
     def __post_init__(self):
         if self.public not in ("ports", "all"):
@@ -50,8 +52,9 @@ class VerilatorConfig:
     @property
     def suffix(self):
         """The build folder's suffix: empty for the default, else what differs."""
-        parts = [f"public{self.public}" if self.public != "ports" else "",
-                 self.opt_fast[1:] if self.opt_fast != "-O0" else ""]
+        default = VerilatorConfig()
+        parts = [f"public{self.public}" if self.public != default.public else "",
+                 self.opt_fast[1:] if self.opt_fast != default.opt_fast else ""]
         return "".join(f"-{p}" for p in parts if p)
 
     def key(self):
