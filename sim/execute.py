@@ -138,7 +138,9 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
         timeout_cycles = run_timeout(manifest.ideal_cycles, idle, backpressure, max_cycles)
     elif isinstance(timeout_cycles, int) and timeout_cycles > max_cycles:
         timeout_cycles = max_cycles     # anything else the runner refuses
-    runner = Runner(p, sim, build_root, verilator_config)
+    runner = Runner(p, sim, build_root)
+    if verilator_config is not None:
+        runner.verilator_config = verilator_config
     say = progress or (lambda line: None)
     if wave is not None:
         waves = str(wave).rsplit(".", 1)[-1]
