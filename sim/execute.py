@@ -123,7 +123,7 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
 def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
                 timeout_cycles=None, max_cycles=None, bitstream_name="bitstream",
-                progress=None):
+                progress=None, verilator_config=None):
     """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
 
     Every argument is checked before anything is built or simulated
@@ -132,7 +132,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     ``timeout_cycles`` (default :func:`run_timeout` of the manifest's ideal cycles) is
     bounded by ``max_cycles`` (default :data:`DEFAULT_MAX_CYCLES`). ``progress``, if
     given, is called with a line of text as each phase (model build, Verilog generation
-    included; simulation) begins and ends.
+    included; simulation) begins and ends. ``verilator_config`` (a
+    :class:`sim.verilator.VerilatorConfig`) picks how the Verilator model is built.
 
     Raises :class:`RunError` for a program that cannot run as given or that reaches
     ``max_cycles``, :class:`sim.job.JobError` for a bad ``idle``, ``backpressure`` or
@@ -154,6 +155,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     elif isinstance(timeout_cycles, int) and timeout_cycles > max_cycles:
         timeout_cycles = max_cycles     # anything else the runner refuses
     runner = Runner(p, sim, build_root)
+    if verilator_config is not None:
+        runner.verilator_config = verilator_config
     say = progress or (lambda line: None)
     if wave is not None:
         waves = str(wave).rsplit(".", 1)[-1]
