@@ -164,7 +164,7 @@ def _check_run_outputs(args, out):
 def cmd_run(args):
     import io
     import numpy as np
-    from sim.execute import RunError, check_program, compare, golden_outputs, run_program
+    from sim.execute import RunError, compare, golden_outputs, run_program
     from sim.job import check_probability, check_seed
     from sim.runner import SimulationError
     # the knobs first: a bad one must not wait for files to load or a model to build
@@ -176,18 +176,26 @@ def cmd_run(args):
     tensors = load_inputs(args.inputs) if args.inputs else {}
     out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
     _check_run_outputs(args, out)
-    try:        # before the line that says it runs: a refusal is the one line printed
-        check_program(blob, manifest, tensors, fabric=fabric, bitstream_name=args.bitstream)
-    except RunError as e:
-        raise CliError(str(e)) from None
-    print(f"running {printable(args.bitstream)} ({printable(manifest.graph)}, fabric "
-          f"{printable(manifest.fabric_name)}) on {args.sim}", file=sys.stderr, flush=True)
+    header = (f"running {printable(args.bitstream)} ({printable(manifest.graph)}, fabric "
+              f"{printable(manifest.fabric_name)}) on {args.sim}")
+
+    started = False
+
+    def progress(line):
+        # run_program reports progress only once every check has passed, so a refused
+        # program prints its one error line and not this header
+        nonlocal started
+        if not started:
+            print(header, file=sys.stderr, flush=True)
+            started = True
+        print(line, file=sys.stderr, flush=True)
+
     try:
         run = run_program(blob, manifest, tensors, fabric=fabric, sim=args.sim,
                           idle=args.idle, backpressure=args.backpressure, seed=args.seed,
                           wave=args.wave, build_root=args.build_dir,
                           max_cycles=args.max_cycles, bitstream_name=args.bitstream,
-                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+                          progress=progress)
     except RunError as e:
         raise CliError(str(e)) from None
     except SimulationError as e:
