@@ -1,0 +1,18 @@
+"""examples/ links to the packaged kernel suite (terrazzo/kernels/): one source."""
+
+from pathlib import Path
+
+from terrazzo.kernels import KERNELS
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "terrazzo" / "kernels"
+EXAMPLES = ROOT / "examples"
+
+
+def test_examples_link_to_exactly_the_suite():
+    want = {f"{k}{s}" for k in KERNELS for s in (".py", ".json")} | {"README.md"}
+    entries = [p for p in EXAMPLES.iterdir() if p.name != "__pycache__"]
+    assert {p.name for p in entries} == want
+    wrong = [p.name for p in entries
+             if not p.is_symlink() or p.resolve() != (PACKAGED / p.name).resolve()]
+    assert not wrong, f"examples/ entries that are not links into terrazzo/kernels/: {wrong}"
