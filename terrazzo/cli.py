@@ -177,7 +177,7 @@ def cmd_run(args):
     out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
     _check_run_outputs(args, out)
     header = (f"running {printable(args.bitstream)} ({printable(manifest.graph)}, fabric "
-              f"{printable(manifest.fabric_name)}) on {args.sim}")
+              f"{printable(manifest.fabric_name)}) on {printable(args.device or args.sim)}")
 
     started = False
 
@@ -191,11 +191,17 @@ def cmd_run(args):
         print(line, file=sys.stderr, flush=True)
 
     try:
-        run = run_program(blob, manifest, tensors, fabric=fabric, sim=args.sim,
+        if args.device is not None:
+            from sim.device import run_on_device
+            run = run_on_device(blob, manifest, tensors, args.device, fabric=fabric,
+                                baud=args.baud, bitstream_name=args.bitstream,
+                                progress=progress)
+        else:
+            run = run_program(blob, manifest, tensors, fabric=fabric, sim=args.sim,
                           idle=args.idle, backpressure=args.backpressure, seed=args.seed,
-                          wave=args.wave, build_root=args.build_dir,
-                          max_cycles=args.max_cycles, bitstream_name=args.bitstream,
-                          progress=progress)
+                              wave=args.wave, build_root=args.build_dir,
+                              max_cycles=args.max_cycles, bitstream_name=args.bitstream,
+                              progress=progress)
     except RunError as e:
         raise CliError(str(e)) from None
     except SimulationError as e:
@@ -288,6 +294,9 @@ def build_parser():
     r.add_argument("--check", action="store_true",
                    help="compare with the golden model; exit 2 on any mismatch")
     r.add_argument("--build-dir", default="build", help="simulator build cache (default build)")
+    r.add_argument("--device", metavar="TTY",
+                   help="run on a board (terrazzo fpga) on this serial port instead")
+    r.add_argument("--baud", type=int, default=115200, help="with --device (default 115200)")
     r.set_defaults(func=cmd_run)
 
     m = sub.add_parser("demo", help="compile kernels, simulate them and check them")
