@@ -14,12 +14,15 @@ import numpy as np
 
 from hw.ops import Op, ReduceOp, OP_TABLE, OPS_BY_NAME, REDUCE_BY_NAME
 from .composites import COMPOSITES
+from .dtypes import cast_op, reduce_dtype, _call_dtype
 from .errors import CompileError
+from .exprs import Cast, fold_expr
 from .nodes import Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite
-from .types import check_name, contiguous_strides, is_int, shape_text
-from .values import Value, Sym, as_sym
+from .types import (DTYPES, FLOAT_DTYPES, check_name, contiguous_strides, float_bits, is_int,
+                    shape_text)
+from .values import Value, Sym, Lit, CastTo, as_sym, is_literal
 
-__all__ = ["Builder", "with_composite_methods"]
+__all__ = ["Builder", "with_composite_methods", "resolve_literals"]
 
 
 def _composite_method(op, owner):
@@ -69,13 +72,23 @@ class Builder:
         """Add an :class:`~compiler.nodes.Input` of ``shape`` and ``dtype``."""
         return self._emit(Input(name, _as_shape(shape), dtype))
 
-    def const(self, name, array, dtype="i32"):
+    def const(self, name, array, dtype=None):
         """Add a :class:`~compiler.nodes.Const` holding ``array`` (anything
-        :func:`numpy.asarray` takes)."""
+        :func:`numpy.asarray` takes) as ``dtype``: by default i32 for integers and f32
+        for floats. For f32 and bf16 the numbers are rounded to nearest even (bf16: to
+        f32, then to bf16); an i32 constant must hold integers."""
         arr = np.asarray(array)
-        if arr.dtype.kind not in "iub":
-            raise CompileError(f"constant must hold integers, not {arr.dtype}", name)
-        values = tuple(int(v) for v in arr.reshape(-1))
+        if dtype is None:
+            dtype = "f32" if arr.dtype.kind == "f" else "i32"
+        if dtype in FLOAT_DTYPES:
+            if arr.dtype.kind not in "iuf":
+                raise CompileError(f"constant must hold numbers, not {arr.dtype}", name)
+            values = tuple(float_bits(v, dtype) for v in arr.reshape(-1).astype(np.float64))
+        else:
+            if arr.dtype.kind not in "iub":
+                raise CompileError(f"an {dtype} constant must hold integers, not "
+                                   f"{arr.dtype}", name)
+            values = tuple(int(v) for v in arr.reshape(-1))
         return self._emit(Const(name, tuple(int(d) for d in arr.shape), dtype, values))
 
     def iota(self, shape, axis=-1, *, name=None):
@@ -139,7 +152,7 @@ class Builder:
         operators, ints and the ``select``/``max``/``min``/``abs`` methods.
         Inputs are :class:`Value` handles or ints (immediates).
         """
-        values = [x for x in inputs if not is_int(x)]
+        values = [x for x in inputs if not is_literal(x)]
         refs = list(dict.fromkeys(self._ref(v) for v in values))
         if not refs:
             raise CompileError("map needs at least one tensor input")
@@ -150,11 +163,21 @@ class Builder:
             raise CompileError(f"cannot broadcast shapes "
                                f"{', '.join(shape_text(s) for s in shapes)} together",
                                name) from None
-        syms = [Sym(Imm(int(x))) if is_int(x) else Sym(Arg(refs.index(self._ref(x))))
+        syms = [Sym(Lit(x)) if is_literal(x) else Sym(Arg(refs.index(self._ref(x))))
                 for x in inputs]
-        expr = _map_expr(fn, syms, name)
+        expr = resolve_literals(_map_expr(fn, syms, name),
+                                [self.type_of(r).dtype for r in refs], name)
         ins = tuple(self._ref(self.broadcast_to(Value(self, r), shape)) for r in refs)
         return self._emit(Map(name or self._auto("map"), ins, expr))
+
+    def cast(self, x, dtype, rounding="rne", *, name=None):
+        """``x`` converted to ``dtype``: i32 -> f32 (to nearest even), f32 -> i32
+        (toward zero, saturating, NaN -> 0), f32 -> bf16 (``rounding`` ``"rne"`` to
+        nearest even, ``"sr"`` stochastic), bf16 -> f32 (exact). Inside a map function
+        use ``sym.cast(dtype)``."""
+        if isinstance(x, Sym):
+            return x.cast(dtype, rounding)
+        return self.map(lambda s: s.cast(dtype, rounding), x, name=name)
 
     def _elementwise(self, op, *args):
         if any(isinstance(a, Sym) for a in args):
@@ -191,7 +214,12 @@ class Builder:
         return self._axis_pattern(Reduce, op, x, axis, name)
 
     def fold(self, op, x, init, axis=-1, *, name=None):
-        """Reduce ``x`` along ``axis`` with ``op``, starting from ``init``."""
+        """Reduce ``x`` along ``axis`` with ``op``, starting from ``init`` (a number,
+        rounded to the fold's dtype when that is f32 or bf16)."""
+        ref = self._ref(x)
+        dtype = reduce_dtype(_reduce_op(op, name), self.type_of(ref).dtype, name)
+        if dtype in FLOAT_DTYPES and is_literal(init):
+            init = float_bits(float(init), dtype)
         return self._axis_pattern(Fold, op, x, axis, name, init=init)
 
     def scan(self, op, x, axis=-1, *, name=None):
@@ -216,8 +244,8 @@ def _map_expr(fn, syms, name):
         return Call(fn, tuple(s.expr for s in syms))
     if callable(fn) and not isinstance(fn, str):
         result = fn(*syms)
-        if is_int(result):
-            result = Sym(Imm(int(result)))
+        if is_literal(result):
+            result = Sym(Lit(result))
         if not isinstance(result, Sym):
             raise CompileError(f"map function must return an expression, "
                                f"not {result!r}", name)
@@ -242,3 +270,62 @@ def _reduce_op(op, node):
         return REDUCE_BY_NAME[op]
     raise CompileError(f"unknown reduction {op!r}; known reductions are "
                        f"{', '.join(REDUCE_BY_NAME)}", node)
+
+
+def resolve_literals(expr, in_dtypes, node=None):
+    """``expr`` with each builder literal (:class:`~compiler.values.Lit`) made an
+    :class:`Imm` of the dtype of the other operands of its op (the condition of a
+    select is i32), and each :class:`~compiler.values.CastTo` made a :class:`Cast`.
+
+    An int literal among float operands is that number as a float; a float literal
+    among i32 operands is an error; float literals among bf16 operands are rounded to
+    bf16 (to nearest even). An op whose operands are all literals takes i32 for ints
+    and f32 for floats. Raises :class:`CompileError` naming ``node``."""
+    def leaf(e):
+        if isinstance(e, Lit):
+            return e, None
+        return e, (in_dtypes[e.index] if isinstance(e, Arg) else e.dtype)
+
+    def imm(lit, dtype):
+        v = lit.value
+        if dtype in FLOAT_DTYPES:
+            return Imm(float_bits(float(v), dtype), dtype)
+        if not is_int(v):
+            raise CompileError(f"float literal {v!r} in an i32 operation; cast the "
+                               f"operation's operands to f32 first", node)
+        return Imm(int(v))
+
+    def default(lit):
+        return imm(lit, "i32" if is_int(lit.value) else "f32")
+
+    def call(e, parts):
+        if isinstance(e, CastTo):
+            (arg, dt), = parts
+            if dt is None:
+                arg, dt = default(arg), default(arg).dtype
+            op = cast_op(dt, e.dtype, e.rounding, node)
+            if op is None:
+                return arg, dt
+            out = Cast(op, (arg,))
+            return out, e.dtype
+        dts = [d for _, d in parts]
+        first = 1 if e.op == Op.SELECT else 0
+        known = [d for d in dts[first:] if d is not None]
+        want = known[0] if known else None
+        args = []
+        for k, (a, d) in enumerate(parts):
+            if d is None:
+                a = imm(a, "i32") if k < first else (imm(a, want) if want else default(a))
+            args.append(a)
+        if not isinstance(e.op, Op) or not isinstance(e.args, tuple) or \
+                len(e.args) != OP_TABLE[e.op].arity:
+            return e, "i32"             # the type check reports it
+        new = Call(e.op, tuple(args)) if any(x is not y for x, y in zip(args, e.args)) \
+            else e
+        dts = [d if d is not None else a.dtype for a, d in zip(args, dts)]
+        return new, _call_dtype(new, dts, node)
+
+    out, dt = fold_expr(expr, leaf, call)
+    if isinstance(out, Lit):
+        out = default(out)
+    return out

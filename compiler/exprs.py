@@ -1,7 +1,8 @@
 """Elementwise expressions of the graph IR and the walks over them.
 
 An expression is a tree of frozen dataclasses: :class:`Arg` (an input of the map),
-:class:`Imm` (an i32 constant) and :class:`Call` (an op applied to expressions). A tree
+:class:`Imm` (a constant of a dtype), :class:`Call` (an op applied to expressions) and
+:class:`Cast` (a conversion between dtypes, a kind of call). A tree
 may hold the same object in several places (fusion shares a producer's expression
 between the uses of its result).
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from hw.ops import Op
 
-__all__ = ["MAX_EXPR_DEPTH", "Arg", "Imm", "Call", "fold_expr", "render_expr", "expr_args",
+__all__ = ["MAX_EXPR_DEPTH", "Arg", "Imm", "Call", "Cast", "fold_expr", "render_expr", "expr_args",
            "substitute"]
 
 #: The deepest expression a map may hold (a root call is at depth 0, its operands at
@@ -33,8 +34,11 @@ class Arg:
 
 @dataclass(frozen=True)
 class Imm:
-    """An i32 constant."""
+    """A constant of ``dtype``: for ``"i32"`` ``value`` is the integer, for ``"f32"``
+    and ``"bf16"`` its IEEE 754 binary32 bit pattern as a signed int32 (so that equal
+    constants are equal, NaN included)."""
     value: int
+    dtype: str = "i32"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -56,6 +60,14 @@ class Call:
 
     def __repr__(self):
         return render_expr(self, _leaf_repr, _repr_head, _repr_tail)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Cast(Call):
+    """A conversion of its one operand to another dtype; ``op`` says which one:
+    ``ITOF`` i32 -> f32, ``FTOI`` f32 -> i32, ``FTOBF`` f32 -> bf16 rounding to nearest
+    even, ``FTOBF_SR`` f32 -> bf16 rounding stochastically, ``PASS`` bf16 -> f32 (exact:
+    the bits do not change). :data:`CAST_OPS` maps each op name to its target dtype."""
 
 
 def _walked(e):
@@ -175,5 +187,5 @@ def substitute(expr, mapping):
     def call(e, args):
         if all(new is old for new, old in zip(args, e.args)):
             return e
-        return Call(e.op, tuple(args))
+        return type(e)(e.op, tuple(args))
     return fold_expr(expr, leaf, call)

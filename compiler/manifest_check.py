@@ -21,7 +21,10 @@ from .errors import CompileError, ManifestError
 from .jsonio import graph_from_json
 from .nodes import Input
 from .streams import ORDERS, stream_vectors
-from .types import SUPPORTED_DTYPES, check_name
+from .types import check_name
+
+#: The tensor dtypes a manifest carries: the run path moves i32 words only so far.
+MANIFEST_DTYPES = ("i32",)
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "MAX_COUNT", "FIELDS", "AGREEMENTS",
            "parse_manifest", "check_manifest"]
@@ -90,8 +93,8 @@ _PORT = {
     ".port": _count(0, _MAX_PORTS - 1),
     ".shape": _list(0, _MAX_DIMS),
     ".shape[]": _count(1),
-    ".dtype": Rule(f"one of {', '.join(map(repr, SUPPORTED_DTYPES))}",
-                   lambda v: v in SUPPORTED_DTYPES),
+    ".dtype": Rule(f"one of {', '.join(map(repr, MANIFEST_DTYPES))}",
+                   lambda v: v in MANIFEST_DTYPES),
     ".order": Rule(f"one of {', '.join(map(repr, ORDERS))}", lambda v: v in ORDERS),
     ".words": _count(1),
     ".vectors": _count(1),

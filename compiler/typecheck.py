@@ -1,6 +1,7 @@
 """The type rules of the graph IR: :func:`node_type` checks one node and gives its type.
 
-Composites follow the type rule of their :data:`~compiler.composites.COMPOSITES`
+Map expressions follow the dtype rules of :mod:`compiler.dtypes`. Composites follow
+the type rule of their :data:`~compiler.composites.COMPOSITES`
 entry, after the checks every composite shares (known kind, number of inputs, no
 attributes, one dtype).
 """
@@ -9,12 +10,13 @@ from math import prod
 
 from hw.ops import Op, ReduceOp, OP_TABLE
 from .composites import COMPOSITES, InputShapes
+from .dtypes import expr_dtype, reduce_dtype
 from .errors import CompileError
 from .exprs import MAX_EXPR_DEPTH
 from .nodes import (Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan,
                     NODE_TYPES, operands)
-from .types import (TensorType, check_axis, check_dtype, check_int32, check_shape, is_int,
-                    shape_text)
+from .types import (FLOAT_DTYPES, TensorType, check_axis, check_dtype, check_float_bits,
+                    check_int32, check_shape, is_int, shape_text)
 
 __all__ = ["node_type", "check_expr"]
 
@@ -40,6 +42,8 @@ def check_expr(expr, n_inputs, node):
                                    f"{n_inputs} input{'s' if n_inputs != 1 else ''}", node)
         elif isinstance(e, Imm):
             check_int32(e.value, "immediate", node)
+            if e.dtype not in ("i32", *FLOAT_DTYPES):
+                raise CompileError(f"immediate has unknown dtype {e.dtype!r}", node)
         elif isinstance(e, Call):
             _check_call(e, node)
             stack.extend((a, depth + 1) for a in reversed(e.args))
@@ -89,7 +93,10 @@ def _leaf_type(node):
             raise CompileError(f"shape {shape_text(node.shape)} needs "
                                f"{prod(node.shape)} values, got {got}", name)
         for v in node.values:
-            check_int32(v, "value", name)
+            if node.dtype in FLOAT_DTYPES:
+                check_float_bits(v, node.dtype, "value", name)
+            else:
+                check_int32(v, "value", name)
     return TensorType(node.shape, node.dtype)
 
 
@@ -121,11 +128,8 @@ def _map_type(node, ins):
             raise CompileError(f"map inputs must have one shape, got "
                                f"{shape_text(ins[0].shape)} from {node.inputs[0]!r} "
                                f"and {shape_text(t.shape)} from {n!r}", name)
-        if t.dtype != ins[0].dtype:
-            raise CompileError(f"map inputs must have one dtype, got {ins[0].dtype} "
-                               f"and {t.dtype}", name)
     check_expr(node.expr, len(node.inputs), name)
-    return ins[0]
+    return TensorType(ins[0].shape, expr_dtype(node.expr, [t.dtype for t in ins], name))
 
 
 def _axis_type(node, src):
@@ -133,11 +137,15 @@ def _axis_type(node, src):
     if not isinstance(node.op, ReduceOp):
         raise CompileError(f"reduction op must be a ReduceOp, not {node.op!r}", name)
     check_axis(node.axis, src.ndim, name)
+    dtype = reduce_dtype(node.op, src.dtype, name)
     if isinstance(node, Fold):
-        check_int32(node.init, "init", name)
+        if dtype in FLOAT_DTYPES:
+            check_float_bits(node.init, dtype, "init", name)
+        else:
+            check_int32(node.init, "init", name)
     if isinstance(node, Scan):
-        return src
-    return TensorType(src.shape[:node.axis] + src.shape[node.axis + 1:], src.dtype)
+        return TensorType(src.shape, dtype)
+    return TensorType(src.shape[:node.axis] + src.shape[node.axis + 1:], dtype)
 
 
 def _composite_type(node, ins):

@@ -15,7 +15,8 @@ from .errors import CompileError
 __all__ = [
     "DTYPES", "SUPPORTED_DTYPES", "INT32_MIN", "INT32_MAX", "TensorType",
     "check_name", "check_dtype", "check_int32", "check_shape", "check_axis", "is_int",
-    "shape_text", "contiguous_strides",
+    "shape_text", "contiguous_strides", "FLOAT_DTYPES", "CANONICAL_NAN", "float_bits",
+    "bits_float", "round_bf16", "check_float_bits", "float_text",
 ]
 
 INT32_MIN = -(2 ** 31)
@@ -23,8 +24,13 @@ INT32_MAX = 2 ** 31 - 1
 
 #: Every dtype name the IR knows about.
 DTYPES = ("i32", "f32", "bf16")
-#: The dtypes the compiler accepts today.
-SUPPORTED_DTYPES = ("i32",)
+#: The dtypes the compiler accepts.
+SUPPORTED_DTYPES = ("i32", "f32", "bf16")
+#: The floating-point dtypes: their words are IEEE 754 binary32 bit patterns; a bf16 is
+#: an f32 whose low 16 bits are zero.
+FLOAT_DTYPES = ("f32", "bf16")
+#: The one NaN that floating-point ops produce (a quiet NaN), as a signed int32.
+CANONICAL_NAN = 0x7FC00000
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
@@ -44,6 +50,63 @@ def check_dtype(dtype, node=None):
         raise CompileError(f"dtype {dtype!r} is not supported yet", node)
     raise CompileError(f"unknown dtype {dtype!r}; known dtypes are "
                        f"{', '.join(map(repr, DTYPES))}", node)
+
+
+def round_bf16(bits):
+    """The int32 bit patterns ``bits`` (an int or array) rounded to bf16, to nearest even
+    on the low 16 bits (low 16 bits of the result zero; NaN gives the canonical NaN,
+    overflow gives infinity), as the ``FTOBF`` op does."""
+    u = np.asarray(bits, dtype=np.int64) & 0xFFFFFFFF
+    nan = ((u & 0x7FFFFFFF) > 0x7F800000)
+    r = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    r = np.where(nan, CANONICAL_NAN, r)
+    out = ((r + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
+    return int(out) if out.ndim == 0 else out
+
+
+def float_bits(value, dtype="f32"):
+    """The signed int32 bit pattern of the number ``value`` in ``dtype`` (``"f32"`` or
+    ``"bf16"``): rounded to f32 to nearest even (a float64 that is too large becomes
+    infinity), then to bf16 for ``"bf16"``; any NaN gives the canonical NaN."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = np.float32(value)
+    bits = CANONICAL_NAN if np.isnan(f) else int(f.view(np.int32))
+    return round_bf16(bits) if dtype == "bf16" else bits
+
+
+def bits_float(bits):
+    """The float (Python ``float``) that the int32 bit pattern ``bits`` encodes."""
+    return float(np.int32(wrap_bits(bits)).view(np.float32))
+
+
+def wrap_bits(bits):
+    """An integer bit pattern (signed or unsigned 32-bit) as a signed int32 value."""
+    return (int(bits) + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
+def check_float_bits(bits, dtype, what, node):
+    """Raise :class:`CompileError` unless ``bits`` is an int32 bit pattern of ``dtype``
+    (for bf16: low 16 bits zero)."""
+    check_int32(bits, what, node)
+    if dtype == "bf16" and bits & 0xFFFF:
+        raise CompileError(f"{what} 0x{bits & 0xFFFFFFFF:08x} is no bf16 (its low 16 bits "
+                           f"are not zero)", node)
+
+
+def float_text(bits):
+    """The text of a float bit pattern: the shortest decimal that reads back to the same
+    f32 (``1.5``, ``-0.0``, ``1e-45``), ``inf``, ``-inf``, ``nan`` for the canonical
+    NaN, ``0x7fc00001`` (hex bits) for any other NaN."""
+    bits = wrap_bits(bits)
+    f = np.int32(bits).view(np.float32)
+    if np.isnan(f):
+        return "nan" if bits == CANONICAL_NAN else f"0x{bits & 0xFFFFFFFF:08x}"
+    if np.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    text = str(f)
+    if float_bits(float(text)) != bits:    # decimal -> float64 -> f32 rounded twice
+        text = repr(float(f))              # exact: every f32 is a float64
+    return text
 
 
 def is_int(x):

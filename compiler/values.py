@@ -1,13 +1,29 @@
 """The handles the builder returns: :class:`Value` (a node of a graph) and :class:`Sym`
 (an operand inside a map function), both with Python operators that build maps."""
 
-from hw.ops import OPS_BY_NAME
+from dataclasses import dataclass
+
+from hw.ops import Op, OPS_BY_NAME
 from .errors import CompileError
 from .nodes import Imm, Call
 from .text import expr_text
 from .types import is_int
 
-__all__ = ["Value", "Sym", "as_sym"]
+__all__ = ["Value", "Sym", "Lit", "CastTo", "as_sym", "is_literal"]
+
+
+@dataclass(frozen=True)
+class Lit:
+    """A Python number written in a map, before it takes the dtype of the operands it
+    meets (:func:`compiler.builder.resolve_literals` turns it into an
+    :class:`~compiler.exprs.Imm`)."""
+    value: object
+
+
+def is_literal(x):
+    """Whether ``x`` is a Python or NumPy int or float usable as an immediate."""
+    import numpy as np
+    return is_int(x) or (isinstance(x, (float, np.floating)) and not isinstance(x, bool))
 
 
 class _Operators:
@@ -51,6 +67,11 @@ class _Operators:
         """``a`` where this is nonzero, else ``b``."""
         return self._op("select", self, a, b)
 
+    def cast(self, dtype, rounding="rne"):
+        """This converted to ``dtype`` (i32 <-> f32, f32 <-> bf16; ``rounding`` ``"rne"``
+        or ``"sr"`` for f32 -> bf16)."""
+        return self._cast(dtype, rounding)
+
 
 class Value(_Operators):
     """A handle on the tensor produced by node ``name`` of ``graph``.
@@ -67,6 +88,9 @@ class Value(_Operators):
 
     def _op(self, op, *args):
         return self.graph._elementwise(op, *args)
+
+    def _cast(self, dtype, rounding):
+        return self.graph.cast(self, dtype, rounding)
 
     @property
     def type(self):
@@ -99,6 +123,9 @@ class Sym(_Operators):
     def _op(self, op, *args):
         return Sym(Call(OPS_BY_NAME[op], tuple(as_sym(a).expr for a in args)))
 
+    def _cast(self, dtype, rounding):
+        return Sym(CastTo(Op.PASS, (self.expr,), dtype, rounding))
+
     def __repr__(self):
         return f"<Sym {expr_text(self.expr)}>"
 
@@ -112,7 +139,16 @@ def as_sym(x):
     for anything else."""
     if isinstance(x, Sym):
         return x
-    if is_int(x):
-        return Sym(Imm(int(x)))
+    if is_literal(x):
+        return Sym(Lit(x))
     raise CompileError(f"inside a map function, operands must be the function's "
-                       f"arguments or ints, not {x!r}")
+                       f"arguments or numbers, not {x!r}")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CastTo(Call):
+    """A cast of its one operand to ``dtype`` written in a map, before that operand's
+    dtype is known (:func:`compiler.builder.resolve_literals` turns it into a
+    :class:`~compiler.exprs.Cast`); ``op`` is a placeholder."""
+    dtype: str = "f32"
+    rounding: str = "rne"

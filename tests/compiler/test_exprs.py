@@ -44,7 +44,7 @@ def squares(depth):
 def test_call_equality_hash_and_repr_are_those_of_a_dataclass():
     e = Call(Op.ADD, (Arg(0), Call(Op.ABS, (Imm(-3),))))
     assert repr(e) == (f"Call(op={Op.ADD!r}, args=(Arg(index=0), "
-                       f"Call(op={Op.ABS!r}, args=(Imm(value=-3),))))")
+                       f"Call(op={Op.ABS!r}, args=(Imm(value=-3, dtype='i32'),))))")
     assert e == Call(Op.ADD, (Arg(0), Call(Op.ABS, (Imm(-3),))))
     assert hash(e) == hash(Call(Op.ADD, (Arg(0), Call(Op.ABS, (Imm(-3),)))))
     assert e != Call(Op.ADD, (Arg(0), Call(Op.ABS, (Imm(3),))))
@@ -74,7 +74,7 @@ def test_fold_visits_operands_left_to_right_before_their_call():
     seen = []
     e = Call(Op.ADD, (Call(Op.ABS, (Arg(0),)), Imm(2)))
     fold_expr(e, lambda leaf: seen.append(repr(leaf)), lambda call, _: seen.append(call.op))
-    assert seen == ["Arg(index=0)", e.args[0].op, "Imm(value=2)", Op.ADD]
+    assert seen == ["Arg(index=0)", e.args[0].op, "Imm(value=2, dtype='i32')", Op.ADD]
 
 
 def test_deep_text_json_evaluation_and_schedule():

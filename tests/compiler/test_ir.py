@@ -131,7 +131,8 @@ def test_const():
     big = g.const("big", np.arange(20))
     assert text_body(g)[1].startswith("%big = const[0, 1, 2, 3, 4, 5, 6, 7, ... 20 values, crc32=0x")
     assert big.shape == (20,)
-    check_error(lambda: g.const("f", np.ones(3)), "node 'f': constant must hold integers, not float64")
+    check_error(lambda: g.const("f", np.ones(3), "i32"),
+                "node 'f': an i32 constant must hold integers, not float64")
     check_error(lambda: g.const("h", [2 ** 31]), "node 'h': value 2147483648 does not fit in i32")
     assert "h" not in g.nodes
 
@@ -143,8 +144,8 @@ def test_compile_error_names_node():
 
 
 @pytest.mark.parametrize("build, text", [
-    (lambda g: g.input("x", (4,), "f32"), "node 'x': dtype 'f32' is not supported yet"),
-    (lambda g: g.input("x", (4,), "bf16"), "node 'x': dtype 'bf16' is not supported yet"),
+    (lambda g: g.input("x", (4,), "f64"),
+     "node 'x': unknown dtype 'f64'; known dtypes are 'i32', 'f32', 'bf16'"),
     (lambda g: g.input("x", (4,), "u8"),
      "node 'x': unknown dtype 'u8'; known dtypes are 'i32', 'f32', 'bf16'"),
     (lambda g: g.input("x", (4, 0)), "node 'x': shape [4,0] has a dimension smaller than 1"),
@@ -163,7 +164,7 @@ def test_compile_error_names_node():
     (lambda g: g.map(lambda a: a + 2 ** 31, "a"),
      "node 'map0': immediate 2147483648 does not fit in i32"),
     (lambda g: g.map(lambda a: a + 1.5, "a"),
-     "inside a map function, operands must be the function's arguments or ints, not 1.5"),
+     "float literal 1.5 in an i32 operation; cast the operation's operands to f32 first"),
     (lambda g: g.reduce("mul", "a"),
      "unknown reduction 'mul'; known reductions are add, min, max"),
     (lambda g: g.reduce("add", "a", axis=1),

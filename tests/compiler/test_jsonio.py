@@ -136,7 +136,8 @@ def test_base_document_loads():
     ("/nodes/0/shape", DELETE, "/nodes/0: missing 'shape' for a input node"),
     ("/nodes/0/shape", [4, 0], "/nodes/0/shape/1: expected a positive integer, got 0"),
     ("/nodes/0/shape", [4.0], "/nodes/0/shape/0: expected a positive integer, got 4.0"),
-    ("/nodes/0/dtype", "f32", "node 'x': dtype 'f32' is not supported yet (at /nodes/0)"),
+    ("/nodes/0/dtype", "f64",
+     "/nodes/0/dtype: unknown dtype \"f64\"; expected one of 'i32', 'f32', 'bf16'"),
     ("/nodes/0/dtype", "f64", "/nodes/0/dtype: unknown dtype \"f64\"; expected one of 'i32', "
                               "'f32', 'bf16'"),
     ("/nodes/0/stride", 1, "/nodes/0/stride: unexpected key for a input node"),

@@ -44,8 +44,8 @@ def test_infer_orders_topologically():
      "not '1y'"),
     (lambda g: (g.nodes.__setitem__("z", Input("w", (1,))), g.set_output("y", "x")),
      "node 'z': is stored under a different name: Input(name='w', shape=(1,), dtype='i32')"),
-    (lambda g: (g.add(Input("f", (2,), "f32")), g.set_output("y", "x")),
-     "node 'f': dtype 'f32' is not supported yet"),
+    (lambda g: (g.add(Input("f", (2,), "f64")), g.set_output("y", "x")),
+     "node 'f': unknown dtype 'f64'; known dtypes are 'i32', 'f32', 'bf16'"),
 ])
 def test_infer_errors(setup, text):
     g = Graph("e")

@@ -1,0 +1,221 @@
+"""Dtypes of elementwise expressions, and their lowering to the fabric's word ops.
+
+A map's expression uses the generic ops (``add``, ``mul``, ``lt``, ``select``...) on
+operands of one dtype, the floating-point ops of :data:`hw.ops.OP_TABLE` (``fadd``...)
+on f32 or bf16 operands, and :class:`~compiler.exprs.Cast` nodes between dtypes.
+:func:`expr_dtype` checks an expression and gives its dtype; :func:`word_expr` rewrites
+it into the ops a PCU runs, which is what lowering and the golden model both use:
+
+* a generic op on f32 becomes its fp op (``add`` -> ``fadd``, ``lt`` -> ``flt``,
+  ``abs`` -> ``fabs``; ``select`` and ``pass`` move words and stay);
+* on bf16, ``add``, ``sub``, ``mul`` and ``mac`` are the fp32 op followed by ``ftobf``
+  (round to nearest even back to bf16); ``min``, ``max``, ``abs`` and comparisons need
+  no rounding (their results are operands, or i32);
+* a cast is its conversion op; bf16 -> f32 is no op at all (a bf16 is an f32 whose low
+  16 bits are zero).
+
+Reductions: :func:`reduce_word_op` gives the accumulator op (``add`` on a float tensor
+is ``fadd``); a bf16 ``add`` reduction accumulates in fp32 and rounds once at the end.
+"""
+
+from hw.ops import Op, ReduceOp, OP_TABLE, REDUCE_TABLE
+from .errors import CompileError
+from .exprs import Arg, Imm, Call, Cast, fold_expr
+from .text import expr_text
+from .types import FLOAT_DTYPES, check_float_bits, check_int32
+
+__all__ = ["CAST_OPS", "cast_op", "expr_dtype", "word_expr", "reduce_dtype",
+           "reduce_word_op", "fp_ops_of"]
+
+#: Whether :mod:`hw.ops` has the floating-point ops (``FADD`` .. ``FTOBF_SR``). Without
+#: them float tensors type-check but no float op, cast or reduction can be built.
+HAVE_FP = hasattr(Op, "FADD") and hasattr(ReduceOp, "FADD")
+
+
+def _ops(*names):
+    return tuple(getattr(Op, n) for n in names) if HAVE_FP else ()
+
+
+if HAVE_FP:
+    #: Cast op -> (source dtype, target dtype). ``PASS`` is the bf16 -> f32 widening.
+    CAST_OPS = {Op.ITOF: ("i32", "f32"), Op.FTOI: ("f32", "i32"),
+                Op.FTOBF: ("f32", "bf16"), Op.FTOBF_SR: ("f32", "bf16"),
+                Op.PASS: ("bf16", "f32")}
+    #: Rounding modes of an f32 -> bf16 cast.
+    ROUNDINGS = {"rne": Op.FTOBF, "sr": Op.FTOBF_SR}
+    _GENERIC_FP = dict(zip(
+        (Op.ADD, Op.SUB, Op.MUL, Op.MAC, Op.MIN, Op.MAX, Op.LT, Op.LE, Op.EQ, Op.NE, Op.ABS),
+        _ops("FADD", "FSUB", "FMUL", "FMAC", "FMIN", "FMAX", "FLT", "FLE", "FEQ", "FNE",
+             "FABS")))
+    _REDUCE_FP = {ReduceOp.ADD: ReduceOp.FADD, ReduceOp.MIN: ReduceOp.FMIN,
+                  ReduceOp.MAX: ReduceOp.FMAX}
+else:
+    CAST_OPS, ROUNDINGS, _GENERIC_FP, _REDUCE_FP = {}, {"rne": None, "sr": None}, {}, {}
+
+_INT_ONLY = frozenset({Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SRA})
+_ROUNDED = frozenset(_ops("FADD", "FSUB", "FMUL", "FMAC"))      # bf16 needs ftobf after
+_COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, *_ops("FEQ", "FNE", "FLT", "FLE")})
+_KEEP_DTYPE = frozenset(_ops("FMIN", "FMAX", "FABS", "FNEG"))
+_FP_OPS = frozenset(op for op in Op if HAVE_FP and op.value >= Op.FADD.value)
+
+
+def cast_op(src, dst, rounding="rne", node=None):
+    """The op of a cast from ``src`` to ``dst`` dtype (None when they are equal).
+
+    Raises :class:`CompileError` for a cast that is not i32 <-> f32 or f32 <-> bf16, or
+    an unknown ``rounding`` (``"rne"`` or ``"sr"``, for f32 -> bf16 only)."""
+    if rounding not in ROUNDINGS:
+        raise CompileError(f"unknown rounding {rounding!r}; known roundings are "
+                           f"'rne', 'sr'", node)
+    if rounding != "rne" and (src, dst) != ("f32", "bf16"):
+        raise CompileError(f"rounding {rounding!r} applies to an f32 -> bf16 cast only, "
+                           f"not {src} -> {dst}", node)
+    if src == dst:
+        return None
+    if not HAVE_FP:
+        raise CompileError(f"a cast from {src} to {dst} needs the floating-point ops, "
+                           f"which hw.ops does not define", node)
+    if (src, dst) == ("f32", "bf16"):
+        return ROUNDINGS[rounding]
+    for op, pair in CAST_OPS.items():
+        if pair == (src, dst) and op not in ROUNDINGS.values():
+            return op
+    raise CompileError(f"no cast from {src} to {dst}; cast through f32 "
+                       f"(i32 <-> f32 and f32 <-> bf16 exist)", node)
+
+
+def _mixed(op, args, dts, node):
+    """The error for ``op`` applied to operands of different dtypes."""
+    name = OP_TABLE[op].name
+    first = dts[0]
+    k = next(i for i, d in enumerate(dts) if d != first)
+    other = expr_text(args[k])
+    if len(other) > 40:
+        other = "x"
+    return CompileError(f"op {name!r} mixes {first} and {dts[k]} operands ({other} is "
+                        f"{dts[k]}); insert cast({other}, {first!r}) or cast the other "
+                        f"operands to {dts[k]}", node)
+
+
+def _call_dtype(e, dts, node):
+    """The dtype of call ``e`` whose operands have dtypes ``dts``."""
+    op = e.op
+    name = OP_TABLE[op].name
+    if isinstance(e, Cast) or op in CAST_OPS and op != Op.PASS:
+        if op not in CAST_OPS:
+            raise CompileError(f"op {name!r} is no cast", node)
+        src, dst = CAST_OPS[op]
+        ok = (src,) if isinstance(e, Cast) else ((src, "bf16") if src == "f32" else (src,))
+        if dts[0] not in ok:
+            raise CompileError(f"cast {name!r} converts {src} to {dst}, not {dts[0]}",
+                               node)
+        return dst
+    if op in _INT_ONLY and any(d != "i32" for d in dts):
+        bad = next(d for d in dts if d != "i32")
+        raise CompileError(f"op {name!r} works on i32 only, not {bad} (bitwise ops and "
+                           f"shifts have no floating-point meaning; cast to i32 first "
+                           f"to work on values)", node)
+    if op == Op.SELECT:
+        if dts[0] != "i32":
+            raise CompileError(f"select needs an i32 condition, not {dts[0]} (compare "
+                               f"first, e.g. ne(x, 0.0))", node)
+        operand_dts, operand_args = dts[1:], e.args[1:]
+    else:
+        operand_dts, operand_args = dts, e.args
+    if any(d != operand_dts[0] for d in operand_dts):
+        raise _mixed(op, operand_args, operand_dts, node)
+    dt = operand_dts[0]
+    if op in _FP_OPS:
+        if dt not in FLOAT_DTYPES:
+            raise CompileError(f"op {name!r} works on f32 and bf16, not {dt}; insert "
+                               f"cast(x, 'f32')", node)
+        if op in _COMPARE:
+            return "i32"
+        return dt if op in _KEEP_DTYPE else "f32"
+    if dt in FLOAT_DTYPES and not HAVE_FP and op not in (Op.PASS, Op.SELECT):
+        raise CompileError(f"op {name!r} on {dt} needs the floating-point ops, which "
+                           f"hw.ops does not define", node)
+    return "i32" if op in _COMPARE else dt
+
+
+def expr_dtype(expr, in_dtypes, node=None):
+    """Check the dtypes in ``expr`` over inputs of ``in_dtypes`` and return its dtype.
+
+    Raises :class:`CompileError` naming ``node`` for operands of one op with different
+    dtypes (saying where to put the cast), an i32-only op on floats, an fp op on i32,
+    a cast from the wrong dtype or a float immediate that is no bf16 in a bf16 map."""
+    def leaf(e):
+        if isinstance(e, Arg):
+            return in_dtypes[e.index]
+        if e.dtype == "i32":
+            check_int32(e.value, "immediate", node)
+        elif e.dtype in FLOAT_DTYPES:
+            check_float_bits(e.value, e.dtype, "immediate", node)
+        else:
+            raise CompileError(f"immediate has unknown dtype {e.dtype!r}", node)
+        return e.dtype
+    return fold_expr(expr, leaf, lambda e, dts: _call_dtype(e, dts, node))
+
+
+def word_expr(expr, in_dtypes):
+    """``expr`` (checked, over inputs of ``in_dtypes``) rewritten into word ops: the ops
+    a PCU runs, with no generic op applied to floats and no :class:`Cast` left.
+
+    Returns ``expr`` itself when nothing changes (an i32 expression)."""
+    def leaf(e):
+        return e, (in_dtypes[e.index] if isinstance(e, Arg) else e.dtype)
+
+    def call(e, parts):
+        args = tuple(a for a, _ in parts)
+        dts = [d for _, d in parts]
+        dt = _call_dtype(e, dts, None)
+        if isinstance(e, Cast):
+            if e.op == Op.PASS:
+                return args[0], dt
+            return Call(e.op, args), dt
+        op = e.op
+        floats = (dts[1] if op == Op.SELECT else dts[0]) in FLOAT_DTYPES
+        if floats and op in _GENERIC_FP:
+            op = _GENERIC_FP[op]
+        same = op == e.op and all(a is b for a, b in zip(args, e.args))
+        out = e if same else Call(op, args)
+        if floats and op in _ROUNDED and dts[0] == "bf16" and e.op in _GENERIC_FP:
+            out = Call(Op.FTOBF, (out,))
+        return out, dt
+    return fold_expr(expr, leaf, call)[0]
+
+
+def reduce_dtype(op, dtype, node=None):
+    """The result dtype of reduction ``op`` over elements of ``dtype``: ``dtype``, but
+    f32 for the explicit ``fadd`` of bf16 (fp32 accumulation). Raises
+    :class:`CompileError` for an fp reduction of i32."""
+    if dtype in FLOAT_DTYPES and not HAVE_FP:
+        raise CompileError(f"reduction {REDUCE_TABLE[op][0]!r} of {dtype} needs the "
+                           f"floating-point ops, which hw.ops does not define", node)
+    if op in REDUCE_FP_OPS:
+        if dtype not in FLOAT_DTYPES:
+            raise CompileError(f"reduction {REDUCE_TABLE[op][0]!r} works on f32 and "
+                               f"bf16, not {dtype}", node)
+        return "f32" if op == ReduceOp.FADD else dtype
+    return dtype
+
+
+#: The floating-point reductions.
+REDUCE_FP_OPS = frozenset(_REDUCE_FP.values())
+
+
+def reduce_word_op(op, dtype):
+    """The accumulator op of reduction ``op`` over ``dtype`` elements."""
+    return _REDUCE_FP[op] if dtype in FLOAT_DTYPES and op in _REDUCE_FP else op
+
+
+def fp_ops_of(expr):
+    """The floating-point ops of a word expression (:func:`word_expr`), in first-use
+    order."""
+    found = {}
+
+    def call(e, _):
+        if e.op in _FP_OPS:
+            found.setdefault(e.op)
+    fold_expr(expr, lambda e: None, call)
+    return list(found)
