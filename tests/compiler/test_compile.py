@@ -117,3 +117,10 @@ def test_disasm_of_mutated_bitstreams_is_a_clean_error_or_text(data):
         disassemble(bytes(blob[:cut]))
     except CompileError:
         pass
+
+
+def test_floating_point_graph_is_refused_until_it_can_run():
+    g = Graph("copy_f32")
+    g.output("y", g.map(lambda v: v, g.input("x", (16,), "f32")))
+    with pytest.raises(CompileError, match=r"node 'x': dtype 'f32' is not compiled yet"):
+        compile_graph(g, load_fabric("small"))
