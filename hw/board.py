@@ -8,6 +8,7 @@ file for simulation; :class:`BoardTop` puts the core on an amaranth-boards platf
 
 from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Elaboratable
 from amaranth.back import verilog
+from amaranth.build import ResourceError
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -85,7 +86,7 @@ def board_verilog(p, *, divisor, **kwargs):
 class BoardTop(Elaboratable):
     """A :class:`BoardCore` on an amaranth-boards platform: its default clock, its first
     ``uart`` resource and its first three ``led`` resources (configured, error,
-    running). The fabric's Verilog is added to the platform's files."""
+    running; a board with fewer LEDs shows the first ones). The fabric's Verilog is added to the platform's files."""
 
     def __init__(self, p, *, baud=115200, **kwargs):
         self.params = p
@@ -98,10 +99,13 @@ class BoardTop(Elaboratable):
         divisor = int(platform.default_clk_frequency // self.baud)
         m.submodules.core = core = BoardCore(self.params, divisor=divisor, **self.kwargs)
         uart = platform.request("uart", 0)
-        leds = [platform.request("led", k) for k in range(3)]
-        m.d.comb += [core.uart_rx.eq(uart.rx.i), uart.tx.o.eq(core.uart_tx),
-                     leds[0].o.eq(core.led_configured), leds[1].o.eq(core.led_error),
-                     leds[2].o.eq(core.led_running)]
+        m.d.comb += [core.uart_rx.eq(uart.rx.i), uart.tx.o.eq(core.uart_tx)]
+        for k, status in enumerate((core.led_configured, core.led_error, core.led_running)):
+            try:
+                led = platform.request("led", k)
+            except ResourceError:
+                break           # a board with fewer LEDs shows the first ones only
+            m.d.comb += led.o.eq(status)
         text, _ = generate_verilog(self.params)
         platform.add_file("terrazzo_fabric.v", text)
         return m

@@ -236,6 +236,18 @@ def cmd_bitstreams(args):
     return 0
 
 
+def cmd_fpga(args):
+    from .fpga import build_fpga, report_text
+    p = _fabric(args.fabric)
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise CliError(f"-o {printable(args.output)!r} exists and is not a folder")
+    report = build_fpga(args.board, p, args.output, synth_only=args.synth_only,
+                        system_tools=args.system_tools, baud=args.baud)
+    print(report_text(report), end="")
+    print(f"wrote {args.output}/report.json and {args.output}/report.txt")
+    return 0
+
+
 def cmd_demo(args):
     from .demo import run_demo
     return run_demo(sim=args.sim, fabric=args.fabric, build_root=args.build_dir,
@@ -305,6 +317,16 @@ def build_parser():
     m.add_argument("--build-dir", default="build")
     m.add_argument("kernels", nargs="*", help="kernels to run (default: the whole suite)")
     m.set_defaults(func=cmd_demo)
+
+    f = sub.add_parser("fpga", help="build a fabric with its host bridge for an FPGA board")
+    f.add_argument("--board", required=True, choices=["ulx3s-85f", "icebreaker"])
+    f.add_argument("--fabric", default="tiny", help="preset or .toml file (default: tiny)")
+    f.add_argument("-o", "--output", required=True, help="build folder (reports go here)")
+    f.add_argument("--synth-only", action="store_true", help="stop after Yosys synthesis")
+    f.add_argument("--system-tools", action="store_true",
+                   help="use yosys/nextpnr from PATH (or $YOSYS, ...) instead of YoWASP")
+    f.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+    f.set_defaults(func=cmd_fpga)
 
     b = sub.add_parser("bitstreams", help="compile the kernel suite for the preset fabrics")
     b.add_argument("--out", default="bitstreams", help="folder (default: bitstreams)")
