@@ -23,10 +23,10 @@ demo: setup
 	$(RUN) $(BIN)/terrazzo demo
 
 test: setup
-	$(RUN) $(PY) -m pytest -q -n 2 --dist loadgroup tests
+	$(RUN) $(PY) -m pytest -q -n 2 --dist loadgroup -m "not synth" tests
 
 test-fast: setup
-	$(RUN) $(PY) -m pytest -q -n 2 -m "not slow" tests
+	$(RUN) $(PY) -m pytest -q -n 2 -m "not slow and not synth" tests
 
 verilog: setup
 	mkdir -p build
@@ -43,6 +43,7 @@ lint: setup
 	$(RUN) $(PY) -m pytest -q tests/hw/test_fabric.py -k lint
 
 fpga-check: setup
+	$(PY) -m pytest -q -m synth tests/fpga
 	$(BIN)/terrazzo fpga --board ulx3s-85f --fabric tiny -o build/fpga/ulx3s-85f-tiny
 
 clean:

@@ -1,31 +1,22 @@
-"""Dtypes of elementwise expressions, and their lowering to the fabric's word ops.
+"""Dtypes of elementwise expressions.
 
 A map's expression uses the generic ops (``add``, ``mul``, ``lt``, ``select``...) on
 operands of one dtype, the floating-point ops of :data:`hw.ops.OP_TABLE` (``fadd``...)
 on f32 or bf16 operands, and :class:`~compiler.exprs.Cast` nodes between dtypes.
-:func:`expr_dtype` checks an expression and gives its dtype; :func:`word_expr` rewrites
-it into the ops a PCU runs, which is what lowering and the golden model both use:
-
-* a generic op on f32 becomes its fp op (``add`` -> ``fadd``, ``lt`` -> ``flt``,
-  ``abs`` -> ``fabs``; ``select`` and ``pass`` move words and stay);
-* on bf16, ``add``, ``sub``, ``mul`` and ``mac`` are the fp32 op followed by ``ftobf``
-  (round to nearest even back to bf16); ``min``, ``max``, ``abs`` and comparisons need
-  no rounding (their results are operands, or i32);
-* a cast is its conversion op; bf16 -> f32 is no op at all (a bf16 is an f32 whose low
-  16 bits are zero).
-
-Reductions: :func:`reduce_word_op` gives the accumulator op (``add`` on a float tensor
-is ``fadd``); a bf16 ``add`` reduction accumulates in fp32 and rounds once at the end.
+:func:`expr_dtype` checks an expression and gives its dtype; :func:`reduce_dtype` does
+the same for a reduction. Comparisons give i32; on bf16, ``add``, ``sub``, ``mul`` and
+``mac`` give f32 results rounded back to bf16, and a bf16 ``add`` reduction accumulates
+in fp32. Rewriting the generic ops into the fp ops a PCU runs is part of the lowering,
+which floating-point graphs do not reach yet (``compile_graph`` refuses them).
 """
 
 from hw.ops import Op, ReduceOp, OP_TABLE, REDUCE_TABLE
 from .errors import CompileError
-from .exprs import Arg, Imm, Call, Cast, fold_expr
+from .exprs import Arg, Cast, fold_expr
 from .text import expr_text
 from .types import FLOAT_DTYPES, check_float_bits, check_int32
 
-__all__ = ["CAST_OPS", "cast_op", "expr_dtype", "word_expr", "reduce_dtype",
-           "reduce_word_op", "fp_ops_of"]
+__all__ = ["CAST_OPS", "cast_op", "expr_dtype", "reduce_dtype"]
 
 #: Whether :mod:`hw.ops` has the floating-point ops (``FADD`` .. ``FTOBF_SR``). Without
 #: them float tensors type-check but no float op, cast or reduction can be built.
@@ -43,17 +34,12 @@ if HAVE_FP:
                 Op.PASS: ("bf16", "f32")}
     #: Rounding modes of an f32 -> bf16 cast.
     ROUNDINGS = {"rne": Op.FTOBF, "sr": Op.FTOBF_SR}
-    _GENERIC_FP = dict(zip(
-        (Op.ADD, Op.SUB, Op.MUL, Op.MAC, Op.MIN, Op.MAX, Op.LT, Op.LE, Op.EQ, Op.NE, Op.ABS),
-        _ops("FADD", "FSUB", "FMUL", "FMAC", "FMIN", "FMAX", "FLT", "FLE", "FEQ", "FNE",
-             "FABS")))
-    _REDUCE_FP = {ReduceOp.ADD: ReduceOp.FADD, ReduceOp.MIN: ReduceOp.FMIN,
-                  ReduceOp.MAX: ReduceOp.FMAX}
+    #: The floating-point reductions.
+    REDUCE_FP_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX})
 else:
-    CAST_OPS, ROUNDINGS, _GENERIC_FP, _REDUCE_FP = {}, {"rne": None, "sr": None}, {}, {}
+    CAST_OPS, ROUNDINGS, REDUCE_FP_OPS = {}, {"rne": None, "sr": None}, frozenset()
 
 _INT_ONLY = frozenset({Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SRA})
-_ROUNDED = frozenset(_ops("FADD", "FSUB", "FMUL", "FMAC"))      # bf16 needs ftobf after
 _COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, *_ops("FEQ", "FNE", "FLT", "FLE")})
 _KEEP_DTYPE = frozenset(_ops("FMIN", "FMAX", "FABS", "FNEG"))
 _FP_OPS = frozenset(op for op in Op if HAVE_FP and op.value >= Op.FADD.value)
@@ -157,34 +143,6 @@ def expr_dtype(expr, in_dtypes, node=None):
     return fold_expr(expr, leaf, lambda e, dts: _call_dtype(e, dts, node))
 
 
-def word_expr(expr, in_dtypes):
-    """``expr`` (checked, over inputs of ``in_dtypes``) rewritten into word ops: the ops
-    a PCU runs, with no generic op applied to floats and no :class:`Cast` left.
-
-    Returns ``expr`` itself when nothing changes (an i32 expression)."""
-    def leaf(e):
-        return e, (in_dtypes[e.index] if isinstance(e, Arg) else e.dtype)
-
-    def call(e, parts):
-        args = tuple(a for a, _ in parts)
-        dts = [d for _, d in parts]
-        dt = _call_dtype(e, dts, None)
-        if isinstance(e, Cast):
-            if e.op == Op.PASS:
-                return args[0], dt
-            return Call(e.op, args), dt
-        op = e.op
-        floats = (dts[1] if op == Op.SELECT else dts[0]) in FLOAT_DTYPES
-        if floats and op in _GENERIC_FP:
-            op = _GENERIC_FP[op]
-        same = op == e.op and all(a is b for a, b in zip(args, e.args))
-        out = e if same else Call(op, args)
-        if floats and op in _ROUNDED and dts[0] == "bf16" and e.op in _GENERIC_FP:
-            out = Call(Op.FTOBF, (out,))
-        return out, dt
-    return fold_expr(expr, leaf, call)[0]
-
-
 def reduce_dtype(op, dtype, node=None):
     """The result dtype of reduction ``op`` over elements of ``dtype``: ``dtype``, but
     f32 for the explicit ``fadd`` of bf16 (fp32 accumulation). Raises
@@ -198,24 +156,3 @@ def reduce_dtype(op, dtype, node=None):
                                f"bf16, not {dtype}", node)
         return "f32" if op == ReduceOp.FADD else dtype
     return dtype
-
-
-#: The floating-point reductions.
-REDUCE_FP_OPS = frozenset(_REDUCE_FP.values())
-
-
-def reduce_word_op(op, dtype):
-    """The accumulator op of reduction ``op`` over ``dtype`` elements."""
-    return _REDUCE_FP[op] if dtype in FLOAT_DTYPES and op in _REDUCE_FP else op
-
-
-def fp_ops_of(expr):
-    """The floating-point ops of a word expression (:func:`word_expr`), in first-use
-    order."""
-    found = {}
-
-    def call(e, _):
-        if e.op in _FP_OPS:
-            found.setdefault(e.op)
-    fold_expr(expr, lambda e: None, call)
-    return list(found)

@@ -10,6 +10,8 @@ from math import prod
 
 import numpy as np
 
+from hw.ops import wrap32
+
 from .errors import CompileError
 
 __all__ = [
@@ -59,8 +61,7 @@ def round_bf16(bits):
     u = np.asarray(bits, dtype=np.int64) & 0xFFFFFFFF
     nan = ((u & 0x7FFFFFFF) > 0x7F800000)
     r = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
-    r = np.where(nan, CANONICAL_NAN, r)
-    out = ((r + 2 ** 31) % 2 ** 32 - 2 ** 31).astype(np.int32)
+    out = wrap32(np.where(nan, CANONICAL_NAN, r))
     return int(out) if out.ndim == 0 else out
 
 
@@ -76,12 +77,7 @@ def float_bits(value, dtype="f32"):
 
 def bits_float(bits):
     """The float (Python ``float``) that the int32 bit pattern ``bits`` encodes."""
-    return float(np.int32(wrap_bits(bits)).view(np.float32))
-
-
-def wrap_bits(bits):
-    """An integer bit pattern (signed or unsigned 32-bit) as a signed int32 value."""
-    return (int(bits) + 2 ** 31) % 2 ** 32 - 2 ** 31
+    return float(wrap32(bits).view(np.float32))
 
 
 def check_float_bits(bits, dtype, what, node):
@@ -97,7 +93,7 @@ def float_text(bits):
     """The text of a float bit pattern: the shortest decimal that reads back to the same
     f32 (``1.5``, ``-0.0``, ``1e-45``), ``inf``, ``-inf``, ``nan`` for the canonical
     NaN, ``0x7fc00001`` (hex bits) for any other NaN."""
-    bits = wrap_bits(bits)
+    bits = int(wrap32(bits))
     f = np.int32(bits).view(np.float32)
     if np.isnan(f):
         return "nan" if bits == CANONICAL_NAN else f"0x{bits & 0xFFFFFFFF:08x}"

@@ -1,8 +1,7 @@
 """Run a compiled program on a fabric on a board, through the UART host bridge: the same
 checks, manifest packing and outputs as :func:`sim.execute.run_program`."""
 
-from compiler.manifest import pack, unpack
-from .execute import ProgramRun, RunError, check_program
+from .execute import ProgramRun, RunError, check_program, output_tensors, port_streams
 from .hostlink import LinkError, run_serial
 
 __all__ = ["run_on_device"]
@@ -18,9 +17,7 @@ def run_on_device(bitstream, manifest, tensors, device, *, fabric=None, baud=115
     request or does not answer."""
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
-    inputs = {spec.port: pack(tensors[spec.name], spec.order, p.lanes)
-              for spec in manifest.inputs}
-    expect = {spec.port: spec.vectors for spec in manifest.outputs}
+    inputs, expect = port_streams(manifest, tensors, p.lanes)
     if progress is not None:
         progress(f"loading {len(bitstream) // 4} words into the fabric on {device} and "
                  f"streaming {sum(len(v) for v in inputs.values())} input vectors...")
@@ -28,6 +25,5 @@ def run_on_device(bitstream, manifest, tensors, device, *, fabric=None, baud=115
     if run.status.lanes != p.lanes:
         raise LinkError(f"the device's fabric has {run.status.lanes} lanes; the program is "
                         f"for {p.lanes}")
-    outputs = {spec.name: unpack(run.outputs[spec.port], spec.shape, spec.order, p.lanes)
-               for spec in manifest.outputs}
-    return ProgramRun(outputs, run.cycles, manifest.ideal_cycles, 0.0, run)
+    return ProgramRun(output_tensors(manifest, run.outputs, p.lanes), run.cycles,
+                      manifest.ideal_cycles, 0.0, run)

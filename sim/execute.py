@@ -21,6 +21,7 @@ from .job import check_probability, check_seed, timeout_message
 from .runner import DEFAULT_MAX_CYCLES, Runner, SimulationError
 
 __all__ = ["ProgramRun", "Mismatch", "RunError", "DEFAULT_MAX_CYCLES", "fabric_of",
+           "port_streams", "output_tensors",
            "run_timeout", "check_program", "run_program", "golden_outputs", "compare"]
 
 
@@ -120,6 +121,21 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
     return p
 
 
+def port_streams(manifest, tensors, lanes):
+    """What a run streams: (input port -> packed vectors of its tensor, output port ->
+    the vectors expected from it)."""
+    inputs = {spec.port: pack(tensors[spec.name], spec.order, lanes)
+              for spec in manifest.inputs}
+    return inputs, {spec.port: spec.vectors for spec in manifest.outputs}
+
+
+def output_tensors(manifest, by_port, lanes):
+    """The named output tensors of a run, from the vectors (``by_port``) its output
+    ports gave."""
+    return {spec.name: unpack(by_port[spec.port], spec.shape, spec.order, lanes)
+            for spec in manifest.outputs}
+
+
 def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
                 timeout_cycles=None, max_cycles=None, bitstream_name="bitstream",
@@ -147,9 +163,7 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     check_seed("seed", seed)
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
-    inputs = {spec.port: pack(tensors[spec.name], spec.order, p.lanes)
-              for spec in manifest.inputs}
-    expect = {spec.port: spec.vectors for spec in manifest.outputs}
+    inputs, expect = port_streams(manifest, tensors, p.lanes)
     if timeout_cycles is None:
         timeout_cycles = run_timeout(manifest.ideal_cycles, idle, backpressure, max_cycles)
     elif isinstance(timeout_cycles, int) and timeout_cycles > max_cycles:
@@ -183,8 +197,7 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     say(f"  simulated {result.cycles} cycles in {time.monotonic() - t0:.0f} s")
     if result.cfg_error:
         raise RunError(f"the fabric refused the bitstream (cfg_error {result.cfg_error})")
-    outputs = {spec.name: unpack(result.outputs[spec.port], spec.shape, spec.order, p.lanes)
-               for spec in manifest.outputs}
+    outputs = output_tensors(manifest, result.outputs, p.lanes)
     return ProgramRun(outputs, result.cycles, manifest.ideal_cycles, result.cycles_per_second,
                       result)
 

@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.lib.crc import catalog
 
 from hw.errors import TerrazzoError
 from hw.hostbridge import SYNC, FrameError, FrameType, status_words
@@ -27,13 +28,13 @@ class LinkError(TerrazzoError):
     """The device refused a request, answered garbage or did not answer."""
 
 
-def crc16(data, crc=0xFFFF):
-    """CRC-16/CCITT-FALSE (polynomial 0x1021, init 0xFFFF, no reflection)."""
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
-    return crc
+_CRC16 = catalog.CRC16_CCITT_FALSE(8)
+
+
+def crc16(data):
+    """CRC-16/CCITT-FALSE (polynomial 0x1021, init 0xFFFF, no reflection) of ``data``,
+    the CRC that :func:`hw.hostbridge.crc16_step` computes in the bridge."""
+    return _CRC16.compute(data)
 
 
 def encode_frame(kind, payload=b""):

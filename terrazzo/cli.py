@@ -198,7 +198,7 @@ def cmd_run(args):
                                 progress=progress)
         else:
             run = run_program(blob, manifest, tensors, fabric=fabric, sim=args.sim,
-                          idle=args.idle, backpressure=args.backpressure, seed=args.seed,
+                              idle=args.idle, backpressure=args.backpressure, seed=args.seed,
                               wave=args.wave, build_root=args.build_dir,
                               max_cycles=args.max_cycles, bitstream_name=args.bitstream,
                               progress=progress)

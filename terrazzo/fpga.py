@@ -8,6 +8,7 @@ alone (PCU, PMU, each switch shape, control) and multiplying by its instances; t
 total from synthesizing the whole board top; the host bridge is the difference.
 """
 
+import importlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,12 +145,31 @@ _UTIL = re.compile(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%")
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz \((PASS|FAIL)")
 
 
+def _platform(board):
+    """A fresh amaranth-boards platform object of ``board``."""
+    return getattr(importlib.import_module(board.module), board.platform)()
+
+
+@contextmanager
+def _tool_variables(board, env):
+    """The board's tool variables (``YOSYS``...) of ``env`` set in this process's
+    environment meanwhile: amaranth reads them there when it writes the build script."""
+    saved = {k: os.environ.get(k) for k in board.tools}
+    os.environ.update({k: v for k, v in env.items() if k in board.tools})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def place_and_route(board, p, out, env, baud):
     from hw.board import BoardTop
-    import importlib
-    platform = getattr(importlib.import_module(board.module), board.platform)()
-    os.environ.update({k: v for k, v in env.items() if k in board.tools})
-    plan = platform.prepare(BoardTop(p, baud=baud), name="top")
+    with _tool_variables(board, env):
+        plan = _platform(board).prepare(BoardTop(p, baud=baud), name="top")
     plan.extract(out / "pnr")
     script = "build_top.sh"
     code, log = _run(["bash", script], out / "pnr", env, "build.log")
@@ -171,8 +192,7 @@ def build_fpga(board_name, p, out, *, synth_only=False, system_tools=False, baud
     t0 = time.monotonic()
     _say(f"synthesizing fabric {p.name!r} with its host bridge for {board.name} "
          f"({board.family}: each distinct module alone, then the whole top; several minutes)...")
-    import importlib
-    clock = getattr(importlib.import_module(board.module), board.platform)().default_clk_frequency
+    clock = _platform(board).default_clk_frequency
     kinds, total, failed = synth_report(board, p, out, env, int(clock // baud))
     _say(f"  synthesized in {time.monotonic() - t0:.0f} s: " +
          ", ".join(f"{v} {k}" for k, v in total.items()))

