@@ -7,15 +7,13 @@ runs it and writes ``result.npz`` beside the job. Job and result keys are listed
 """
 
 import os
-import time
 from pathlib import Path
 
 import cocotb
-from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles
 
 from sim.job import JOB_ENV, RESULT_NAME, read_job, write_result
-from sim.testbench import CLOCK_PERIOD_NS, FabricTestbench
+from sim.testbench import FabricTestbench
 
 
 @cocotb.test()
@@ -29,10 +27,8 @@ async def run_job(dut):
     cfg_error = await tb.load_bitstream(job.bitstream)
     cycles, sim_cycles, wall, outputs = -1, 0, 0.0, {}     # a run that did not start
     if cfg_error == 0 and not job.configure_only:
-        t0, wall0 = get_sim_time("ns"), time.perf_counter()
         outputs, cycles = await tb.run(job.inputs, job.expect, job.timeout_cycles)
-        wall = time.perf_counter() - wall0
-        sim_cycles = round((get_sim_time("ns") - t0) / CLOCK_PERIOD_NS)
+        sim_cycles, wall = tb.data_cycles, tb.data_seconds
     else:
         # A rejected bitstream must leave the fabric unconfigured, not just late.
         await ClockCycles(dut.clk, len(job.bitstream) // 4 + 64)

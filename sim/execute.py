@@ -18,11 +18,16 @@ from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
 from .golden import is_integer_dtype, run_graph
 from .job import check_probability, check_seed, timeout_message
+from .harness import Harness
 from .runner import DEFAULT_MAX_CYCLES, Runner, SimulationError
 
 __all__ = ["ProgramRun", "Mismatch", "RunError", "DEFAULT_MAX_CYCLES", "fabric_of",
-           "port_streams", "output_tensors",
+           "port_streams", "output_tensors", "TESTBENCHES",
            "run_timeout", "check_program", "run_program", "golden_outputs", "compare"]
+
+
+#: The testbenches :func:`run_program` can run a program in.
+TESTBENCHES = ("cocotb", "harness")
 
 
 class RunError(TerrazzoError):
@@ -139,7 +144,8 @@ def output_tensors(manifest, by_port, lanes):
 def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
                 timeout_cycles=None, max_cycles=None, bitstream_name="bitstream",
-                progress=None, verilator_config=None):
+                progress=None, verilator_config=None, testbench="cocotb",
+                live_progress=False):
     """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
 
     Every argument is checked before anything is built or simulated
@@ -151,6 +157,13 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     included; simulation) begins and ends. ``verilator_config`` (a
     :class:`sim.verilator.VerilatorConfig`) picks how the Verilator model is built.
 
+    ``testbench`` is ``"cocotb"`` (the test bench of record, either simulator) or
+    ``"harness"``: the C++ harness of :mod:`sim.harness`, Verilator only and without
+    waves, many times faster on long runs; both follow the same stimulus contract and
+    give the same outputs and cycle counts. ``live_progress`` makes the harness print a
+    progress line (cycles so far, percent of the ideal count, cycles per second) to the
+    standard error while it runs.
+
     Raises :class:`RunError` for a program that cannot run as given or that reaches
     ``max_cycles``, :class:`sim.job.JobError` for a bad ``idle``, ``backpressure`` or
     ``seed``, and :class:`sim.runner.SimulationError` when the simulation fails
@@ -161,6 +174,12 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     for name, value in (("idle", idle), ("backpressure", backpressure)):
         check_probability(name, value)
     check_seed("seed", seed)
+    if testbench not in TESTBENCHES:
+        raise RunError(f"testbench must be one of {', '.join(map(repr, TESTBENCHES))}, "
+                       f"not {testbench!r}")
+    if testbench == "harness" and (sim != "verilator" or wave is not None):
+        raise RunError("the harness runs Verilator without waves; use testbench='cocotb' "
+                       "(terrazzo run --testbench cocotb) for Icarus or a wave file")
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
     inputs, expect = port_streams(manifest, tensors, p.lanes)
@@ -168,26 +187,35 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
         timeout_cycles = run_timeout(manifest.ideal_cycles, idle, backpressure, max_cycles)
     elif isinstance(timeout_cycles, int) and timeout_cycles > max_cycles:
         timeout_cycles = max_cycles     # anything else the runner refuses
-    runner = Runner(p, sim, build_root)
-    if verilator_config is not None:
-        runner.verilator_config = verilator_config
+    if testbench == "harness":
+        runner = Harness(p, build_root)
+    else:
+        runner = Runner(p, sim, build_root)
+        if verilator_config is not None:
+            runner.verilator_config = verilator_config
     say = progress or (lambda line: None)
     if wave is not None:
         waves = str(wave).rsplit(".", 1)[-1]
         waves = waves if waves in ("fst", "vcd") else None
     else:
         waves = None
-    say(f"{sim} model of fabric {p.name!r}: building unless cached (a first build "
+    what = "C++ harness" if testbench == "harness" else f"{sim} model"
+    say(f"{what} of fabric {p.name!r}: building unless cached (a first build "
         f"generates the Verilog and compiles it, a minute or more)...")
     t0 = time.monotonic()
-    runner.build(waves=waves)
+    if testbench == "harness":
+        runner.build()
+        extra = {"ideal_cycles": manifest.ideal_cycles, "progress": bool(live_progress)}
+    else:
+        runner.build(waves=waves)
+        extra = {"wave": wave}
     say(f"  ready in {time.monotonic() - t0:.0f} s; simulating "
         f"{sum(len(v) for v in inputs.values())} input and {sum(expect.values())} output "
         f"vectors...")
     t0 = time.monotonic()
     try:
         result = runner.run(bitstream, inputs, expect, idle=idle, backpressure=backpressure,
-                            seed=seed, wave=wave, timeout_cycles=timeout_cycles)
+                            seed=seed, timeout_cycles=timeout_cycles, **extra)
     except SimulationError as e:
         if timeout_cycles == max_cycles and timeout_message(timeout_cycles) in str(e):
             raise RunError(f"the simulation reached its limit of {max_cycles} cycles before "

@@ -7,7 +7,9 @@ the fabric and writes ``result.npz`` beside it (:func:`write_result`), which the
 reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arrays.
 
 :func:`check_probability` validates the two stimulus knobs a job carries, ``idle`` and
-``backpressure``, and :func:`check_seed` its seed, wherever they enter.
+``backpressure``, and :func:`check_seed` its seed, wherever they enter;
+:func:`check_run_args` and :func:`check_timeout` check the rest of a run's arguments for
+every way of simulating (:class:`sim.runner.Runner`, :class:`sim.harness.Harness`).
 A run that reaches its ``timeout_cycles`` fails with :func:`timeout_message` as the
 first line of its report, by which callers of the runner recognise a timeout.
 """
@@ -19,12 +21,20 @@ import numpy as np
 
 from hw.errors import TerrazzoError
 
-__all__ = ["JOB_ENV", "RESULT_NAME", "Job", "JobError", "SimResult", "check_probability",
-           "check_seed", "timeout_message", "write_job", "read_job", "write_result",
+__all__ = ["JOB_ENV", "RESULT_NAME", "DEFAULT_MAX_CYCLES", "Job", "JobError", "SimResult",
+           "check_probability", "check_seed", "check_run_args", "check_timeout",
+           "timeout_message", "write_job", "read_job", "write_result",
            "read_result"]
 
 JOB_ENV = "TERRAZZO_JOB"
 RESULT_NAME = "result.npz"
+
+#: The most cycles a run waits for the fabric unless its caller asks for more, however
+#: large the data or the manifest's ``ideal_cycles``: under cocotb the simulators run a
+#: few hundred to a few thousand cycles per second, so a million cycles is minutes to an
+#: hour, while every kernel of the suite finishes in a few thousand. It bounds how long
+#: a mistaken or hostile manifest can keep a simulator busy.
+DEFAULT_MAX_CYCLES = 1_000_000
 
 
 def timeout_message(cycles):
@@ -68,6 +78,82 @@ def check_seed(name, value):
             or not -2 ** 63 <= value < 2 ** 63:
         raise JobError(f"{name} must be an integer in [-2**63, 2**63), not {value!r}")
     return int(value)
+
+
+def check_run_args(params, bitstream, inputs, expect):
+    """Check the data of a run on the fabric ``params`` (a :class:`hw.params.FabricParams`),
+    as every way of simulating it takes them.
+
+    Parameters
+    ----------
+    bitstream : bytes
+        Non-empty, a whole number of 32-bit words.
+    inputs : dict
+        Input port (an int below ``params.io_in``) -> ``(vectors, params.lanes)`` integer
+        array with values in int32.
+    expect : dict
+        Output port (an int below ``params.io_out``) -> non-negative vector count.
+
+    Returns
+    -------
+    (dict, dict)
+        ``inputs`` with int32 arrays and ``expect`` with Python ints.
+
+    Raises
+    ------
+    JobError
+        Quoting the first bad value.
+    """
+    p = params
+    if not isinstance(bitstream, (bytes, bytearray)) or not bitstream or len(bitstream) % 4:
+        raise JobError(f"bitstream must be non-empty bytes of whole 32-bit words, not "
+                       f"{type(bitstream).__name__} of length {len(bitstream)}"
+                       if isinstance(bitstream, (bytes, bytearray))
+                       else f"bitstream must be bytes, not {bitstream!r}")
+    checked = {}
+    for port, vectors in inputs.items():
+        if not isinstance(port, int) or not 0 <= port < p.io_in:
+            raise JobError(f"input port must be an integer in [0, {p.io_in}), "
+                           f"not {port!r}")
+        a = np.asarray(vectors)
+        if a.ndim != 2 or a.shape[1] != p.lanes:
+            raise JobError(f"input port {port} takes a (vectors, {p.lanes}) array, "
+                           f"not shape {a.shape}")
+        if not np.issubdtype(a.dtype, np.integer):
+            raise JobError(f"input port {port} takes integers, not {a.dtype}")
+        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+            raise JobError(f"input port {port} has values outside int32 "
+                           f"({int(a.min())} .. {int(a.max())})")
+        checked[port] = a.astype(np.int32)
+    for port, count in expect.items():
+        if not isinstance(port, int) or not 0 <= port < p.io_out:
+            raise JobError(f"output port must be an integer in [0, {p.io_out}), "
+                           f"not {port!r}")
+        if not isinstance(count, (int, np.integer)) or count < 0:
+            raise JobError(f"expected vector count of output port {port} must be a "
+                           f"non-negative integer, not {count!r}")
+    return checked, {port: int(n) for port, n in expect.items()}
+
+
+def check_timeout(timeout_cycles, inputs, expect, idle, backpressure):
+    """The ``timeout_cycles`` of a run of the checked ``inputs`` and ``expect``: as given,
+    or when it is None, generous for the data size, ``idle`` and ``backpressure``
+    (``(20000 + 100 * vectors in and out) / ((1 - idle) * (1 - backpressure))``) and at
+    most :data:`DEFAULT_MAX_CYCLES`.
+
+    Raises
+    ------
+    JobError
+        If ``timeout_cycles`` is neither None nor an integer in ``[1, 2**63)``.
+    """
+    if timeout_cycles is None:
+        vectors = sum(len(v) for v in inputs.values()) + sum(expect.values())
+        return min(DEFAULT_MAX_CYCLES, int((20_000 + 100 * vectors) /
+                                           ((1 - idle) * (1 - backpressure))))
+    if not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool) \
+            or not 0 < timeout_cycles < 2**63:
+        raise JobError(f"timeout_cycles must be a positive integer, not {timeout_cycles!r}")
+    return timeout_cycles
 
 
 @dataclass(frozen=True)

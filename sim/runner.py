@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 from xml.etree import ElementTree
 
-import numpy as np
 from cocotb_tools.check_results import get_results
 
 from .build import (PROJECT_ROOT, SIMULATORS, TIMESCALE, TOPLEVEL, WAVE_FORMATS,
                     FabricBuild, SimulationError, log_tail, verilator_bin)
-from .job import (JOB_ENV, RESULT_NAME, JobError, SimResult, check_probability, check_seed,
-                  read_result, write_job)
+from .job import (DEFAULT_MAX_CYCLES, JOB_ENV, RESULT_NAME, JobError, SimResult,
+                  check_probability, check_run_args, check_seed, check_timeout, read_result,
+                  write_job)
 # The build settings, importable from here as before they moved to sim.build.
 from .build import (ICARUS_ARGS, ICARUS_DUMP, ICARUS_DUMP_TOP, VERILATOR_ARGS,
                     VERILATOR_MAKE_ARGS)
@@ -32,12 +32,6 @@ __all__ = ["Runner", "SimResult", "SimulationError", "SIMULATORS", "TOPLEVEL",
 
 TEST_MODULE = "sim.cocotb_fabric"
 
-#: The most cycles a run waits for the fabric unless its caller asks for more, however
-#: large the data or the manifest's ``ideal_cycles``: under cocotb the simulators run a
-#: few hundred to a few thousand cycles per second, so a million cycles is minutes to an
-#: hour, while every kernel of the suite finishes in a few thousand. It bounds how long
-#: a mistaken or hostile manifest can keep a simulator busy.
-DEFAULT_MAX_CYCLES = 1_000_000
 
 
 def _failure_messages(results_xml):
@@ -82,35 +76,7 @@ class Runner(FabricBuild):
     """
 
     def _check_run_args(self, bitstream, inputs, expect):
-        p = self.params
-        if not isinstance(bitstream, (bytes, bytearray)) or not bitstream or len(bitstream) % 4:
-            raise JobError(f"bitstream must be non-empty bytes of whole 32-bit words, not "
-                             f"{type(bitstream).__name__} of length {len(bitstream)}"
-                             if isinstance(bitstream, (bytes, bytearray))
-                             else f"bitstream must be bytes, not {bitstream!r}")
-        checked = {}
-        for port, vectors in inputs.items():
-            if not isinstance(port, int) or not 0 <= port < p.io_in:
-                raise JobError(f"input port must be an integer in [0, {p.io_in}), "
-                                 f"not {port!r}")
-            a = np.asarray(vectors)
-            if a.ndim != 2 or a.shape[1] != p.lanes:
-                raise JobError(f"input port {port} takes a (vectors, {p.lanes}) array, "
-                                 f"not shape {a.shape}")
-            if not np.issubdtype(a.dtype, np.integer):
-                raise JobError(f"input port {port} takes integers, not {a.dtype}")
-            if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
-                raise JobError(f"input port {port} has values outside int32 "
-                                 f"({int(a.min())} .. {int(a.max())})")
-            checked[port] = a.astype(np.int32)
-        for port, count in expect.items():
-            if not isinstance(port, int) or not 0 <= port < p.io_out:
-                raise JobError(f"output port must be an integer in [0, {p.io_out}), "
-                                 f"not {port!r}")
-            if not isinstance(count, (int, np.integer)) or count < 0:
-                raise JobError(f"expected vector count of output port {port} must be a "
-                                 f"non-negative integer, not {count!r}")
-        return checked, {port: int(n) for port, n in expect.items()}
+        return check_run_args(self.params, bitstream, inputs, expect)
 
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,
             wave=None, timeout_cycles=None, configure_only=False):
@@ -161,14 +127,7 @@ class Runner(FabricBuild):
             if wave_format not in WAVE_FORMATS:
                 raise JobError(f"wave file must end in .fst or .vcd, not {str(wave)!r}")
             wave.parent.mkdir(parents=True, exist_ok=True)
-        if timeout_cycles is None:
-            vectors = sum(len(v) for v in inputs.values()) + sum(expect.values())
-            timeout_cycles = min(DEFAULT_MAX_CYCLES, int((20_000 + 100 * vectors) /
-                                                         ((1 - idle) * (1 - backpressure))))
-        elif not isinstance(timeout_cycles, int) or isinstance(timeout_cycles, bool) \
-                or not 0 < timeout_cycles < 2**63:
-            raise JobError(f"timeout_cycles must be a positive integer, not "
-                           f"{timeout_cycles!r}")
+        timeout_cycles = check_timeout(timeout_cycles, inputs, expect, idle, backpressure)
 
         build_dir = self.build(waves=wave_format)
         self._make_importable()

@@ -176,8 +176,11 @@ def cmd_run(args):
     tensors = load_inputs(args.inputs) if args.inputs else {}
     out = Path(args.output) if args.output else Path(args.bitstream).with_suffix(".out.npz")
     _check_run_outputs(args, out)
+    testbench = args.testbench or ("harness" if args.sim == "verilator"
+                                   and args.wave is None else "cocotb")
+    where = args.device or f"{args.sim} ({testbench})"
     header = (f"running {printable(args.bitstream)} ({printable(manifest.graph)}, fabric "
-              f"{printable(manifest.fabric_name)}) on {printable(args.device or args.sim)}")
+              f"{printable(manifest.fabric_name)}) on {printable(where)}")
 
     started = False
 
@@ -201,7 +204,8 @@ def cmd_run(args):
                               idle=args.idle, backpressure=args.backpressure, seed=args.seed,
                               wave=args.wave, build_root=args.build_dir,
                               max_cycles=args.max_cycles, bitstream_name=args.bitstream,
-                              progress=progress)
+                              progress=progress, testbench=testbench,
+                              live_progress=sys.stderr.isatty())
     except RunError as e:
         raise CliError(str(e)) from None
     except SimulationError as e:
@@ -296,6 +300,10 @@ def build_parser():
     r.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
     r.add_argument("--fabric", help="fabric preset or .toml (default: from the hash)")
     r.add_argument("--wave", help="record waves to this .fst or .vcd file")
+    r.add_argument("--testbench", choices=["harness", "cocotb"],
+                   help="harness: the C++ harness (Verilator without waves, the default "
+                        "there); cocotb: the cocotb testbench (the default for Icarus "
+                        "and --wave)")
     r.add_argument("--backpressure", type=float, default=0.0,
                    help="probability an output is not ready in a cycle (default 0)")
     r.add_argument("--idle", type=float, default=0.0,

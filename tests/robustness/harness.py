@@ -84,7 +84,8 @@ def snapshot(root):
 
 
 class ReachedSimulator(Exception):
-    """Raised by :func:`stop_at_simulator` where ``terrazzo run`` builds its model."""
+    """Raised by :func:`stop_at_simulator` where ``terrazzo run`` builds its model (the
+    cocotb runner's or the C++ harness's)."""
 
 
 SIMULATOR = "reached the simulator"
@@ -96,6 +97,7 @@ def stop_at_simulator(scratch, monkeypatch):
     def runner(*args, **kwargs):
         raise ReachedSimulator
     monkeypatch.setattr(sim.execute, "Runner", runner)
+    monkeypatch.setattr(sim.execute, "Harness", runner)
 
 
 def run_cli(argv, capsysbinary):
