@@ -2,7 +2,10 @@
 
 Sections: ``verilog`` (generation time and peak memory per preset), ``compile``
 (every suite kernel on small; synthetic graphs on plasticine), ``sim`` (Verilator build
-time of small, cycles vs ideal and simulation speed per kernel, size and simulator).
+time of small, cycles vs ideal and simulation speed per kernel, size and simulator),
+``speed`` (the cocotb flows and the C++ harness side by side on small and plasticine,
+in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
+first builds take a long time).
 Figures are measured on this machine when run; nothing here is a pass/fail test.
 """
 
@@ -139,7 +142,155 @@ def bench_sim():
           rows)
 
 
-SECTIONS = {"verilog": bench_verilog, "compile": bench_compile, "sim": bench_sim}
+# The ways of running a program that bench_speed compares: the build the cocotb flow
+# used before this section existed (every signal public, -O0), the cocotb flow of
+# today, and the C++ harness.
+FLOWS = {
+    "cocotb, old build": dict(testbench="cocotb", public="all", opt_fast="-O0"),
+    "cocotb": dict(testbench="cocotb", public="ports", opt_fast="-O2"),
+    "harness": dict(testbench="harness"),
+}
+
+_RUN_CHILD = """
+import json, sys, time
+from terrazzo.inputs import load_program
+from sim.execute import compare, golden_outputs, run_program
+from sim.verilator import VerilatorConfig
+import numpy as np
+spec = json.loads(sys.argv[1])
+blob, manifest = load_program(spec["tzb"])
+tensors = dict(np.load(spec["npz"]))
+flow = spec["flow"]
+config = (VerilatorConfig(flow["public"], flow["opt_fast"]) if "public" in flow else None)
+run = run_program(blob, manifest, tensors, sim=spec["sim"], build_root=spec["build"],
+                  testbench=flow["testbench"], verilator_config=config,
+                  max_cycles=10**8)
+ok = not compare(golden_outputs(manifest, tensors), run.outputs)
+print(json.dumps({"cycles": run.cycles, "sim_cycles": run.result.sim_cycles, "ok": ok}))
+"""
+
+
+def _child_cpu(cmd):
+    """Run ``cmd``; returns (its stdout, CPU seconds of it and its children, wall s)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode:
+        tail = (out.stderr or out.stdout).strip().splitlines()
+        raise RuntimeError(tail[-1] if tail else f"{cmd[0]} failed")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out.stdout, cpu, wall
+
+
+def bench_speed():
+    """Simulation speed of every flow in FLOWS on the same programs, in process CPU
+    time (the simulator's included): whole runs, the marginal rate between a short and
+    a long run of one kernel (start-up cancels out), and the start-up of a cached
+    ``terrazzo run``."""
+    import numpy as np
+    from compiler.compile import compile_graph
+    from hw.params import load_fabric
+    from sim.harness import Harness
+    from sim.runner import Runner
+    from sim.verilator import VerilatorConfig
+    from terrazzo import kernels
+
+    build = ROOT / "build"
+    fabrics = [f for f in os.environ.get("TERRAZZO_BENCH_FABRICS", "small,plasticine")
+               .split(",") if f]
+    cases = {"small": [("vector_add", {"n": 4096}), ("vector_add", {"n": 65536}),
+                       ("gemm", None)],
+             "plasticine": [("vector_add", {"n": 4096}), ("vector_add", {"n": 65536})]}
+    with tempfile.TemporaryDirectory(prefix="terrazzo-bench-") as tmp:
+        tmp = Path(tmp)
+        rows, builds, marginal, startup = [], [], {}, []
+        for fabric in fabrics:
+            p = load_fabric(fabric)
+            for flow, how in FLOWS.items():
+                t0 = time.process_time()
+                b0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if how["testbench"] == "harness":
+                    Harness(p, build).build()
+                else:
+                    runner = Runner(p, "verilator", build)
+                    runner.verilator_config = VerilatorConfig(how["public"], how["opt_fast"])
+                    runner.build()
+                b1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (time.process_time() - t0 + b1.ru_utime - b0.ru_utime
+                       + b1.ru_stime - b0.ru_stime)
+                builds.append((fabric, flow, f"{cpu:.0f}"))
+            per_flow = {flow: [] for flow in FLOWS}
+            for name, size in cases[fabric]:
+                mod = kernels.load(name)
+                size = size or mod.SIZES["default"]
+                label = ",".join(f"{k}={v}" for k, v in size.items())
+                result = compile_graph(mod.build(**size), p)
+                stem = tmp / f"{fabric}-{name}-{label.replace(',', '_').replace('=', '')}"
+                tzb = stem.with_suffix(".tzb")
+                tzb.write_bytes(result.bitstream)
+                stem.with_suffix(".json").write_text(result.manifest.to_json())
+                np.savez(stem.with_suffix(".npz"),
+                         **mod.inputs(np.random.default_rng(3), **size))
+                row, base = [fabric, name, label], None
+                for flow, how in FLOWS.items():
+                    spec = dict(tzb=str(tzb), npz=str(stem.with_suffix(".npz")),
+                                build=str(build), sim="verilator", flow=how)
+                    out, cpu, _ = _child_cpu([sys.executable, "-c", _RUN_CHILD,
+                                              json.dumps(spec)])
+                    got = json.loads(out.strip().splitlines()[-1])
+                    if flow == next(iter(FLOWS)):
+                        row.append(got["cycles"])
+                    rate = got["sim_cycles"] / cpu
+                    base = base or rate
+                    row += [f"{cpu:.1f}", f"{rate:,.0f}" + ("" if got["ok"] else " MISMATCH")]
+                    if name == "vector_add":
+                        per_flow[flow].append((got["sim_cycles"], cpu))
+                row.append(f"{rate / base:.1f}x")
+                rows.append(row)
+                print(" ", " ".join(map(str, row)), flush=True)
+            for flow, runs in per_flow.items():
+                if len(runs) == 2:
+                    (c0, s0), (c1, s1) = runs
+                    marginal[(fabric, flow)] = (c1 - c0) / (s1 - s0) if s1 > s0 else 0.0
+            # start-up: a cached terrazzo run of a tiny program, end to end
+            mod = kernels.load("vector_add")
+            result = compile_graph(mod.build(n=100), p)
+            tzb = tmp / f"{fabric}-startup.tzb"
+            tzb.write_bytes(result.bitstream)
+            tzb.with_suffix(".json").write_text(result.manifest.to_json())
+            np.savez(tzb.with_suffix(".npz"), **mod.inputs(np.random.default_rng(3), n=100))
+            for testbench in ("harness", "cocotb"):
+                cmd = [str(Path(sys.executable).with_name("terrazzo")), "run", str(tzb),
+                       "--inputs", str(tzb.with_suffix(".npz")), "--check",
+                       "--build-dir", str(build), "--testbench", testbench,
+                       "-o", str(tmp / "out.npz")]
+                _child_cpu(cmd)                     # first run: anything left to build
+                _, cpu, wall = _child_cpu(cmd)
+                startup.append((fabric, testbench, f"{cpu:.2f}", f"{wall:.2f}",
+                                "< 1.5 s" if testbench == "harness" else ""))
+    header = ["fabric", "kernel", "size", "cycles"]
+    for flow in FLOWS:
+        header += [f"{flow} CPU s", f"{flow} c/s"]
+    header.append("harness / old")
+    table("Verilator build CPU seconds per flow (cached afterwards)",
+          ("fabric", "flow", "CPU s"), builds)
+    table("Whole runs on Verilator: CPU seconds and cycles per CPU second (start-up "
+          "included)", header, rows)
+    old = next(iter(FLOWS))
+    table("Long runs: marginal cycles per CPU second, vector_add n=4096 -> 65536 "
+          "(target: harness on small >= 50,000)",
+          ("fabric", "flow", "cycles/s", "ratio to old"),
+          [(fabric, flow, f"{rate:,.0f}",
+            f"{rate / marginal[(fabric, old)]:.1f}x" if marginal.get((fabric, old)) else "-")
+           for (fabric, flow), rate in marginal.items()])
+    table("Start-up of a cached terrazzo run (vector_add n=100, --check)",
+          ("fabric", "testbench", "CPU s", "wall s", "target"), startup)
+
+
+SECTIONS = {"verilog": bench_verilog, "compile": bench_compile, "sim": bench_sim,
+            "speed": bench_speed}
 
 
 def main():
