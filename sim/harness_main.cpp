@@ -6,8 +6,9 @@
 // The file formats, the stimulus and the exit codes are documented in sim/harness.py,
 // which writes the job, builds this program and reads the result. The port list of the
 // fabric comes from harness_ports.h, which sim/harness.py generates per fabric:
-//   TZ_LANES, TZ_IO_IN, TZ_IO_OUT and the X-macros TZ_IN_PORTS(X), TZ_OUT_PORTS(X),
-//   which apply X to each port number.
+//   TZ_LANES, TZ_IO_IN, TZ_IO_OUT, the X-macros TZ_IN_PORTS(X), TZ_OUT_PORTS(X),
+//   which apply X to each port number, and TzModel, the Verilated model's class (the
+//   model the cocotb testbench runs, which this program is linked with).
 
 #include <chrono>
 #include <cstdint>
@@ -17,10 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "Vfabric.h"
 #include "verilated.h"
 
-#include "harness_ports.h"
+#include "harness_ports.h"    // also includes the model's header
 
 namespace {
 
@@ -76,13 +76,13 @@ struct InPort {
     CData* tvalid;
     CData* tlast;
     CData* tready;
-    void (*put_data)(Vfabric*, const uint32_t*);
+    void (*put_data)(TzModel*, const uint32_t*);
 };
 
 struct OutPort {
     CData* tvalid;
     CData* tready;
-    void (*get_data)(Vfabric*, uint32_t*);
+    void (*get_data)(TzModel*, uint32_t*);
 };
 
 // -- job and result files -------------------------------------------------------------------
@@ -210,13 +210,13 @@ struct Result {
 class Harness {
 public:
     Harness(const Job& job, bool progress)
-        : job_(job), progress_(progress), top_(new Vfabric{&context_}) {
+        : job_(job), progress_(progress), top_(new TzModel{&context_}) {
 #define TZ_BIND_IN(k)                                                                     \
     ins_[k] = InPort{&top_->in##k##_tvalid, &top_->in##k##_tlast, &top_->in##k##_tready,   \
-                     [](Vfabric* t, const uint32_t* w) { put(t->in##k##_tdata, w); }};
+                     [](TzModel* t, const uint32_t* w) { put(t->in##k##_tdata, w); }};
 #define TZ_BIND_OUT(k)                                                                    \
     outs_[k] = OutPort{&top_->out##k##_tvalid, &top_->out##k##_tready,                     \
-                       [](Vfabric* t, uint32_t* w) { get(t->out##k##_tdata, w); }};
+                       [](TzModel* t, uint32_t* w) { get(t->out##k##_tdata, w); }};
         TZ_IN_PORTS(TZ_BIND_IN)
         TZ_OUT_PORTS(TZ_BIND_OUT)
 #undef TZ_BIND_IN
@@ -272,7 +272,7 @@ private:
     const Job& job_;
     bool progress_;
     VerilatedContext context_;
-    Vfabric* top_;
+    TzModel* top_;
     InPort ins_[TZ_IO_IN];
     OutPort outs_[TZ_IO_OUT];
     std::vector<PauseStream> in_pause_, out_pause_;

@@ -15,7 +15,8 @@ from compiler.compile import compile_graph
 from hw.format import CfgError
 from hw.params import load_fabric
 from sim.execute import compare, golden_outputs, output_tensors, port_streams
-from sim.harness import Harness, HarnessOptions, ports_header, read_result, write_job
+from sim.harness import Harness, ports_header, read_result, write_job
+from sim.verilator import VerilatorConfig
 from sim.job import JobError, timeout_message
 from sim.runner import SimulationError
 from terrazzo import kernels
@@ -176,21 +177,19 @@ def test_run_arguments():
         h.run(b"\0" * 8, {}, {}, ideal_cycles=-5)
     with pytest.raises(JobError, match=r"progress must be True or False, not 'yes'"):
         h.run(b"\0" * 8, {}, {}, progress="yes")
-    with pytest.raises(ValueError, match=r"opt_fast must be one of -O0 .. -O3 or -Os, not "
-                                         r"'-Ofast'"):
-        HarnessOptions(opt_fast="-Ofast")
 
 
-def test_options_name_the_build():
+def test_configuration_names_the_build():
     assert Harness(TINY, build_root=BUILD_ROOT).name == "harness"
-    h = Harness(TINY, build_root=BUILD_ROOT, options=HarnessOptions(opt_fast="-O1"))
-    assert h.name == "harness-fastO1"
+    h = Harness(TINY, build_root=BUILD_ROOT, verilator_config=VerilatorConfig(opt_fast="-O1"))
+    assert h.name == "harness-O1"
 
 
 def test_ports_header():
     verilog = ("module terrazzo_fabric(clk, rst, in0_tdata, in1_tdata, in2_tdata, "
                "out0_tdata);\nendmodule\n")
-    text = ports_header(verilog, 16)
+    text = ports_header(verilog, 16, "Vmodel")
+    assert '#include "Vmodel.h"\ntypedef Vmodel TzModel;\n' in text
     assert "#define TZ_LANES 16\n" in text
     assert "#define TZ_IO_IN 3\n" in text and "#define TZ_IO_OUT 1\n" in text
     assert "#define TZ_IN_PORTS(X) X(0) X(1) X(2)\n" in text
