@@ -227,6 +227,13 @@ class FabricBuild:
         if self.sim == "verilator":
             key["verilator"] = self.verilator_config.key()
             name += self.verilator_config.suffix
+        return self._cached(name, key, lambda build_dir: self._compile(build_dir, text, waves))
+
+    def _cached(self, name, key, make):
+        """The build folder ``<dir>/<name>``: as it is if its ``built.json`` equals
+        ``key``, else emptied and filled by ``make(build_dir)`` (timed into
+        :attr:`build_seconds`), then stamped with ``key``; under the lock file
+        ``<dir>/.<name>.lock`` throughout."""
         build_dir = self.dir / name
         stamp = build_dir / "built.json"
         with _locked(self.dir / f".{name}.lock"):
@@ -235,7 +242,7 @@ class FabricBuild:
             shutil.rmtree(build_dir, ignore_errors=True)
             build_dir.mkdir(parents=True)
             start = time.perf_counter()
-            self._compile(build_dir, text, waves)
+            make(build_dir)
             self.build_seconds[name] = time.perf_counter() - start
             _write_atomic(stamp, json.dumps(key))
         return build_dir

@@ -133,13 +133,12 @@ import shutil
 import struct
 import subprocess
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .build import TOPLEVEL, FabricBuild, SimulationError, _locked, _write_atomic, log_tail
+from .build import TOPLEVEL, FabricBuild, SimulationError, log_tail
 from .job import (JobError, SimResult, check_probability, check_run_args, check_seed,
                   check_timeout, timeout_message)
 from .stimulus import threshold
@@ -292,18 +291,8 @@ class Harness(FabricBuild):
         source = HARNESS_SOURCE.read_bytes()
         key = {"kind": "harness", "model": json.loads((model / "built.json").read_text()),
                "source": hashlib.sha256(source).hexdigest(), "cxxflags": CXXFLAGS}
-        build_dir = self.dir / self.name
-        stamp = build_dir / "built.json"
-        with _locked(self.dir / f".{self.name}.lock"):
-            if stamp.exists() and json.loads(stamp.read_text()) == key:
-                return build_dir
-            shutil.rmtree(build_dir, ignore_errors=True)
-            build_dir.mkdir(parents=True)
-            start = time.perf_counter()
-            self._link(build_dir, model, source)
-            self.build_seconds[self.name] = time.perf_counter() - start
-            _write_atomic(stamp, json.dumps(key))
-        return build_dir
+        return self._cached(self.name, key,
+                            lambda build_dir: self._link(build_dir, model, source))
 
     def _link(self, build_dir, model, source):
         classes = sorted(model.glob("*_classes.mk"))
