@@ -14,7 +14,7 @@ import numpy as np
 
 from hw.ops import Op, ReduceOp, OP_TABLE, OPS_BY_NAME, REDUCE_BY_NAME
 from .composites import COMPOSITES
-from .dtypes import cast_op, reduce_dtype, _call_dtype
+from .dtypes import cast_op, reduce_dtype, call_dtype
 from .errors import CompileError
 from .exprs import Cast, fold_expr
 from .nodes import Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite
@@ -323,7 +323,7 @@ def resolve_literals(expr, in_dtypes, node=None):
         new = Call(e.op, tuple(args)) if any(x is not y for x, y in zip(args, e.args)) \
             else e
         dts = [d if d is not None else a.dtype for a, d in zip(args, dts)]
-        return new, _call_dtype(new, dts, node)
+        return new, call_dtype(new, dts, node)
 
     out, dt = fold_expr(expr, leaf, call)
     if isinstance(out, Lit):

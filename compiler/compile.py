@@ -9,7 +9,9 @@ from hw.layouts import unit_layout
 from hw.params import UnitKind
 from .bitstream import Bitstream, Record, encode, words_of
 from .errors import CompileError
-from .types import FLOAT_DTYPES
+from hw.ops import FP_OPS, FP_REDUCE_OPS
+from .exprs import fold_expr
+from .nodes import Map
 from .lower import lower
 from .manifest import Manifest, PortSpec
 from .jsonio import graph_to_json
@@ -94,25 +96,27 @@ def emit_records(p, lowered, placement, routing):
     return tuple(records)
 
 
-def _refuse_floats(g):
-    """Raise :class:`CompileError` for a node of a floating-point dtype.
-
-    The IR, builder and type check know ``f32`` and ``bf16``; the lowering, the
-    manifest, the run path and the golden model do not yet, so such a graph stops here
-    rather than produce a program that nothing can run or check.
-    """
+def _check_fp(g, p):
+    """Raise :class:`CompileError` when ``g`` (after the passes) computes in floating
+    point and fabric ``p`` has no floating-point units."""
+    if p.fp:
+        return
     for name in g.topological_order():
-        dtype = g.type_of(name).dtype
-        if dtype in FLOAT_DTYPES:
-            raise CompileError(f"dtype {dtype!r} is not compiled yet: the IR accepts it, but "
-                               f"lowering, manifests and simulation of floating-point "
-                               f"graphs are not built (docs/ir.md)", name)
+        node = g.nodes[name]
+        uses = getattr(node, "op", None) in FP_REDUCE_OPS or (
+            isinstance(node, Map) and fold_expr(node.expr, lambda e: False,
+                                                lambda e, subs: e.op in FP_OPS or any(subs)))
+        if uses:
+            raise CompileError(f"computes in floating point ({g.type_of(name)}), and fabric "
+                               f"{p.name!r} has no floating-point units (its op_groups are "
+                               f"{list(p.op_groups)}); compile for a fabric with op_groups "
+                               f"['int', 'fp'], such as 'small'", name)
 
 
 def compile_graph(graph, p, *, seed=0, effort=1.0):
     """Compile ``graph`` for fabric ``p``. Raises :class:`CompileError` on any failure."""
     g = pipeline(graph)
-    _refuse_floats(g)
+    _check_fp(g, p)
     lowered = lower(g, p)
     lowered.netlist.validate(p)
     placement = place(lowered.netlist, p, seed=seed, effort=effort)
@@ -122,9 +126,11 @@ def compile_graph(graph, p, *, seed=0, effort=1.0):
     bitstream = encode(Bitstream(p.hash32, records))
 
     lanes = p.lanes
-    inputs = tuple(PortSpec.make(name, placement[v], shape, "rows", lanes)
+    inputs = tuple(PortSpec.make(name, placement[v], shape, "rows", lanes,
+                                 g.type_of(name).dtype)
                    for name, shape, v in lowered.inputs)
-    outputs = tuple(PortSpec.make(name, placement[v], shape, order, lanes)
+    outputs = tuple(PortSpec.make(name, placement[v], shape, order, lanes,
+                                  g.type_of(g.outputs[name]).dtype)
                     for name, shape, order, v in lowered.outputs)
     compute = max((k.iterations for k in lowered.kernels), default=0)
     io = max([s.vectors for s in inputs + outputs] or [0])

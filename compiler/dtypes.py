@@ -16,7 +16,7 @@ from .exprs import Arg, Cast, fold_expr
 from .text import expr_text
 from .types import FLOAT_DTYPES, check_float_bits, check_int32
 
-__all__ = ["CAST_OPS", "cast_op", "expr_dtype", "reduce_dtype"]
+__all__ = ["CAST_OPS", "cast_op", "call_dtype", "expr_dtype", "reduce_dtype"]
 
 #: Whether :mod:`hw.ops` has the floating-point ops (``FADD`` .. ``FTOBF_SR``). Without
 #: them float tensors type-check but no float op, cast or reduction can be built.
@@ -83,8 +83,9 @@ def _mixed(op, args, dts, node):
                         f"operands to {dts[k]}", node)
 
 
-def _call_dtype(e, dts, node):
-    """The dtype of call ``e`` whose operands have dtypes ``dts``."""
+def call_dtype(e, dts, node=None):
+    """The dtype of call ``e`` whose operands have dtypes ``dts``; raises
+    :class:`CompileError` naming ``node`` as :func:`expr_dtype` does."""
     op = e.op
     name = OP_TABLE[op].name
     if isinstance(e, Cast) or op in CAST_OPS and op != Op.PASS:
@@ -140,7 +141,7 @@ def expr_dtype(expr, in_dtypes, node=None):
         else:
             raise CompileError(f"immediate has unknown dtype {e.dtype!r}", node)
         return e.dtype
-    return fold_expr(expr, leaf, lambda e, dts: _call_dtype(e, dts, node))
+    return fold_expr(expr, leaf, lambda e, dts: call_dtype(e, dts, node))
 
 
 def reduce_dtype(op, dtype, node=None):

@@ -17,6 +17,7 @@ import numpy as np
 from .errors import ManifestError
 from .manifest_check import MANIFEST_FORMAT, MANIFEST_VERSION, check_manifest, parse_manifest
 from .streams import ORDERS, pack, stream_vectors, unpack
+from .types import FLOAT_DTYPES, tensor_dtype_error
 
 __all__ = ["PortSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
            "MANIFEST_FORMAT", "MANIFEST_VERSION", "ORDERS"]
@@ -156,9 +157,10 @@ class Manifest:
             if tuple(got.shape) != spec.shape:
                 raise ManifestError(f"input tensor {spec.name!r} has shape {list(got.shape)}; "
                                     f"expected {list(spec.shape)}")
-            if not np.issubdtype(got.dtype, np.integer):
+            if tensor_dtype_error(got.dtype, spec.dtype):
+                what = "a float" if spec.dtype in FLOAT_DTYPES else "an integer"
                 raise ManifestError(f"input tensor {spec.name!r} has dtype {got.dtype}; "
-                                    f"expected an integer array ({spec.dtype})")
+                                    f"expected {what} array ({spec.dtype})")
         extra = sorted(set(tensors) - {s.name for s in self.inputs})
         if extra:
             raise ManifestError(f"unexpected input tensor {extra[0]!r} (inputs: "

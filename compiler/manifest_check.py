@@ -23,8 +23,8 @@ from .nodes import Input
 from .streams import ORDERS, stream_vectors
 from .types import check_name
 
-#: The tensor dtypes a manifest carries: the run path moves i32 words only so far.
-MANIFEST_DTYPES = ("i32",)
+#: The tensor dtypes a manifest carries (f32 and bf16 words are binary32 bit patterns).
+MANIFEST_DTYPES = ("i32", "f32", "bf16")
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "MAX_COUNT", "FIELDS", "AGREEMENTS",
            "parse_manifest", "check_manifest"]

@@ -3,6 +3,8 @@
 * :func:`infer` checks the whole graph and orders its nodes topologically;
 * :func:`decompose` expands composites into :class:`~compiler.ir.View`,
   :class:`~compiler.ir.Map` and :class:`~compiler.ir.Reduce` nodes;
+* :func:`~compiler.floats.lower_floats` makes the generic ops of float maps and
+  reductions floating-point ops;
 * :func:`fuse` merges chains of maps and composes views of views;
 * :func:`pipeline` runs them in order.
 
@@ -12,6 +14,7 @@ Passes never modify their input graph. Each result prints with
 
 from .composites import expand
 from .errors import CompileError
+from .floats import lower_floats
 from .ir import (Arg, Input, View, Map, Composite, Graph, MAX_EXPR_DEPTH, check_name,
                  contiguous_strides, fold_expr, operands, substitute)
 
@@ -254,5 +257,5 @@ def _fuse_once(g):
 
 
 def pipeline(g):
-    """``infer -> decompose -> infer -> fuse``."""
-    return fuse(infer(decompose(infer(g))))
+    """``infer -> decompose -> infer -> lower_floats -> fuse``."""
+    return fuse(lower_floats(infer(decompose(infer(g)))))

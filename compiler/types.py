@@ -18,7 +18,8 @@ __all__ = [
     "DTYPES", "SUPPORTED_DTYPES", "INT32_MIN", "INT32_MAX", "TensorType",
     "check_name", "check_dtype", "check_int32", "check_shape", "check_axis", "is_int",
     "shape_text", "contiguous_strides", "FLOAT_DTYPES", "CANONICAL_NAN", "float_bits",
-    "bits_float", "round_bf16", "check_float_bits", "float_text",
+    "bits_float", "round_bf16", "check_float_bits", "float_text", "tensor_dtype_error",
+    "tensor_words", "tensor_values",
 ]
 
 INT32_MIN = -(2 ** 31)
@@ -164,3 +165,38 @@ class TensorType:
 
     def __str__(self):
         return f"{self.dtype}{shape_text(self.shape)}"
+
+
+def tensor_dtype_error(array_dtype, dtype):
+    """Why an array of NumPy dtype ``array_dtype`` cannot be a tensor of ``dtype``
+    (a phrase such as ``"expected integers (i32), got float64"``), or None when it can.
+
+    An i32 tensor takes signed or unsigned integers of any width (not bool, timedelta64
+    or datetime64); an f32 or bf16 tensor takes float16, float32 or float64 arrays."""
+    kind = np.dtype(array_dtype).kind
+    if dtype in FLOAT_DTYPES:
+        return None if kind == "f" else f"expected floats ({dtype}), got {np.dtype(array_dtype)}"
+    return None if kind in "iu" else f"expected integers (i32), got {np.dtype(array_dtype)}"
+
+
+def tensor_words(array, dtype):
+    """The int32 words that hold ``array`` as a tensor of ``dtype``: the integers for
+    i32 (their range is the caller's to check); for f32 the values rounded to float32
+    to nearest even (too large: infinity) as bit patterns, every NaN the canonical NaN;
+    for bf16 those rounded again to bf16 to nearest even."""
+    array = np.asarray(array)
+    if dtype not in FLOAT_DTYPES:
+        return array.astype(np.int32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = array.astype(np.float32)
+    bits = np.where(np.isnan(f), np.int32(CANONICAL_NAN), f.view(np.int32)).astype(np.int32)
+    if dtype == "bf16":
+        bits = np.asarray(round_bf16(bits), dtype=np.int32).reshape(f.shape)
+    return bits
+
+
+def tensor_values(words, dtype):
+    """The array a tensor of ``dtype`` held in int32 ``words`` gives its user: int32 for
+    i32, float32 (the same bits) for f32 and bf16."""
+    words = np.asarray(words, dtype=np.int32)
+    return words.view(np.float32) if dtype in FLOAT_DTYPES else words

@@ -4,6 +4,7 @@ from amaranth.hdl import Module, Signal, Cat, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .fpu import FloatUnit
 from .layouts import WORD
 from .ops import Op
 
@@ -14,7 +15,9 @@ class FunctionalUnit(wiring.Component):
     """Combinational ``y = op(a, b, c)`` with the semantics of :data:`hw.ops.OP_TABLE`.
 
     Arithmetic wraps modulo ``2**32``; comparisons are signed and give 1 or 0; shifts use
-    ``b & 31``. Opcodes that :class:`Op` does not name give 0.
+    ``b & 31``. Opcodes that :class:`Op` does not name give 0, and so do the
+    floating-point ops unless the unit is built with ``fp``: then a
+    :class:`~hw.fpu.FloatUnit` computes them.
 
     One adder (33 bits, so its sign bit is the signed ``a < b``), one multiplier (low
     word) and one right shifter (left shifts run it on the bit-reversed word) are shared
@@ -25,6 +28,11 @@ class FunctionalUnit(wiring.Component):
     op : In(Op)
     a, b, c : In(signed(32))
     y : Out(signed(32))
+
+    Parameters
+    ----------
+    fp : bool
+        Build the floating-point ops (the ``"fp"`` op group).
     """
 
     op: In(Op)
@@ -33,9 +41,20 @@ class FunctionalUnit(wiring.Component):
     c:  In(signed(WORD))
     y:  Out(signed(WORD))
 
+    def __init__(self, *, fp=False):
+        self._fp = bool(fp)
+        super().__init__()
+
     def elaborate(self, platform):
         m = Module()
         op, a, b, c = self.op, self.a, self.b, self.c
+        result = Signal(signed(WORD))
+        if self._fp:
+            m.submodules.fpu = fpu = FloatUnit()
+            m.d.comb += [fpu.op.eq(op), fpu.a.eq(a), fpu.b.eq(b), fpu.c.eq(c),
+                         self.y.eq(result | fpu.y)]  # each side gives 0 for the other's ops
+        else:
+            m.d.comb += self.y.eq(result)
 
         product = Signal(WORD)
         m.d.comb += product.eq(a * b)
@@ -68,31 +87,31 @@ class FunctionalUnit(wiring.Component):
 
         with m.Switch(op):
             with m.Case(Op.PASS):
-                m.d.comb += self.y.eq(a)
+                m.d.comb += result.eq(a)
             with m.Case(Op.ADD, Op.SUB, Op.MAC, Op.ABS):
-                m.d.comb += self.y.eq(total[:WORD])
+                m.d.comb += result.eq(total[:WORD])
             with m.Case(Op.MUL):
-                m.d.comb += self.y.eq(product)
+                m.d.comb += result.eq(product)
             with m.Case(Op.MIN):
-                m.d.comb += self.y.eq(Mux(less, a, b))
+                m.d.comb += result.eq(Mux(less, a, b))
             with m.Case(Op.MAX):
-                m.d.comb += self.y.eq(Mux(less, b, a))
+                m.d.comb += result.eq(Mux(less, b, a))
             with m.Case(Op.AND):
-                m.d.comb += self.y.eq(a & b)
+                m.d.comb += result.eq(a & b)
             with m.Case(Op.OR):
-                m.d.comb += self.y.eq(a | b)
+                m.d.comb += result.eq(a | b)
             with m.Case(Op.XOR):
-                m.d.comb += self.y.eq(a ^ b)
+                m.d.comb += result.eq(a ^ b)
             with m.Case(Op.SHL, Op.SHR, Op.SRA):
-                m.d.comb += self.y.eq(shift_out)
+                m.d.comb += result.eq(shift_out)
             with m.Case(Op.EQ):
-                m.d.comb += self.y.eq(equal)
+                m.d.comb += result.eq(equal)
             with m.Case(Op.NE):
-                m.d.comb += self.y.eq(~equal)
+                m.d.comb += result.eq(~equal)
             with m.Case(Op.LT):
-                m.d.comb += self.y.eq(less)
+                m.d.comb += result.eq(less)
             with m.Case(Op.LE):
-                m.d.comb += self.y.eq(less | equal)
+                m.d.comb += result.eq(less | equal)
             with m.Case(Op.SELECT):
-                m.d.comb += self.y.eq(Mux(a != 0, b, c))
+                m.d.comb += result.eq(Mux(a != 0, b, c))
         return m

@@ -6,6 +6,16 @@ with it and the hardware functional units are tested against it op by op.
 
 All arithmetic wraps modulo 2**32 (two's complement), like the hardware. Comparisons
 are signed and yield 1 or 0. Shift amounts use the low five bits of ``b``.
+
+The floating-point ops (``FADD`` .. ``FTOBF_SR``) take and give IEEE 754 binary32 bit
+patterns held in the same int32 words. They round to nearest even, keep subnormals (no
+flush to zero) and give the canonical quiet NaN ``0x7fc00000`` for every NaN result,
+``fabs`` and ``fneg`` of a NaN included. ``fmac`` is unfused: ``a * b`` is rounded, then
+``+ c`` is rounded, exactly NumPy float32 operation for operation. ``fmin``/``fmax``
+give NaN when either operand is NaN and order ``-0`` below ``+0``. ``ftoi`` truncates
+toward zero and saturates (NaN gives 0). A bf16 is an f32 whose low 16 bits are zero;
+``ftobf`` rounds the low 16 bits away to nearest even, ``ftobf_sr`` adds the 16-bit
+random value ``c`` (the low 16 bits of operand ``c``) below the kept bits and truncates.
 """
 
 from dataclasses import dataclass
@@ -15,13 +25,14 @@ import numpy as np
 from amaranth.lib import enum
 
 __all__ = ["Op", "ReduceOp", "OpInfo", "OP_TABLE", "OPS_BY_NAME", "REDUCE_TABLE",
-           "REDUCE_BY_NAME", "wrap32", "apply_op", "apply_reduce", "reduce_identity"]
+           "REDUCE_BY_NAME", "wrap32", "apply_op", "apply_reduce", "reduce_identity", "FP_OPS",
+           "FP_REDUCE_OPS", "CANONICAL_NAN", "ftobf_rne", "ftobf_sr"]
 
 INT32_MIN = -(2 ** 31)
 INT32_MAX = 2 ** 31 - 1
 
 
-class Op(enum.Enum, shape=5):
+class Op(enum.Enum, shape=6):
     """PCU functional-unit operations. Operands are ``a``, ``b``, ``c``."""
     PASS   = 0   # a
     ADD    = 1   # a + b
@@ -42,13 +53,42 @@ class Op(enum.Enum, shape=5):
     LE     = 16  # signed a <= b
     SELECT = 17  # b if a != 0 else c
     ABS    = 18  # |a| (wraps: abs(INT_MIN) == INT_MIN)
+    # floating point (binary32 bit patterns); the "fp" op group
+    FADD     = 19  # a + b
+    FSUB     = 20  # a - b
+    FMUL     = 21  # a * b
+    FMAC     = 22  # a * b + c, two roundings
+    FMIN     = 23
+    FMAX     = 24
+    FEQ      = 25  # 1 or 0; false for NaN
+    FNE      = 26  # true for NaN
+    FLT      = 27
+    FLE      = 28
+    FABS     = 29
+    FNEG     = 30
+    ITOF     = 31  # i32 -> f32, to nearest even
+    FTOI     = 32  # f32 -> i32, toward zero, saturating, NaN -> 0
+    FTOBF    = 33  # f32 -> bf16, to nearest even
+    FTOBF_SR = 34  # f32 -> bf16, stochastic: (a + (c & 0xffff)) truncated
 
 
-class ReduceOp(enum.Enum, shape=2):
+class ReduceOp(enum.Enum, shape=3):
     """Operations of the cross-lane reduction tree and the accumulator."""
     ADD = 0
     MIN = 1
     MAX = 2
+    FADD = 3
+    FMIN = 4
+    FMAX = 5
+
+#: The ops of the "fp" op group (a fabric without it leaves them out of its hardware).
+FP_OPS = frozenset(op for op in Op if op.value >= Op.FADD.value)
+FP_REDUCE_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX})
+
+CANONICAL_NAN = 0x7FC00000
+POS_INF = 0x7F800000
+NEG_INF = -0x00800000        # 0xff800000 as an int32
+NEG_ZERO = -(2 ** 31)        # 0x80000000, the identity of a floating-point sum
 
 
 def wrap32(x):
@@ -70,6 +110,82 @@ def _shamt(b):
 
 def _logical_shr(a, b):
     return _wrap((_i64(a) & 0xFFFFFFFF) >> _shamt(b))
+
+
+def _f(x):
+    """int32 bit patterns as float32 (a view, no conversion)."""
+    return np.asarray(x, dtype=np.int64).astype(np.int32).view(np.float32)
+
+
+def _bits(f):
+    """float32 values as int32 bit patterns, every NaN made the canonical NaN."""
+    f = np.asarray(f, dtype=np.float32)
+    return np.where(np.isnan(f), np.int32(CANONICAL_NAN), f.view(np.int32)).astype(np.int32)
+
+
+def _fp(fn):
+    """``fn`` over float32 views of int32 operands, NaN results canonical, no warnings."""
+    def run(*args):
+        with np.errstate(all="ignore"):
+            return _bits(fn(*(_f(x) for x in args)))
+    return run
+
+
+def _fmin(a, b):
+    fa, fb = _f(a), _f(b)
+    nan = np.isnan(fa) | np.isnan(fb)
+    a_first = (fa < fb) | ((fa == fb) & np.signbit(fa))
+    return np.where(nan, CANONICAL_NAN, np.where(a_first, _i64(a), _i64(b))).astype(np.int32)
+
+
+def _fmax(a, b):
+    fa, fb = _f(a), _f(b)
+    nan = np.isnan(fa) | np.isnan(fb)
+    a_first = (fa > fb) | ((fa == fb) & ~np.signbit(fa))
+    return np.where(nan, CANONICAL_NAN, np.where(a_first, _i64(a), _i64(b))).astype(np.int32)
+
+
+def _fcompare(fn):
+    def run(a, b):
+        with np.errstate(invalid="ignore"):
+            return fn(_f(a), _f(b)).astype(np.int32)
+    return run
+
+
+def _fsign(fn):
+    """A sign-bit op on bit patterns; a NaN operand gives the canonical NaN."""
+    def run(a):
+        nan = np.isnan(_f(a))
+        return np.where(nan, CANONICAL_NAN, _wrap(fn(_i64(a) & 0xFFFFFFFF))).astype(np.int32)
+    return run
+
+
+def _ftoi(a):
+    with np.errstate(invalid="ignore"):
+        f = _f(a).astype(np.float64)
+    t = np.trunc(np.where(np.isnan(f), 0.0, f))
+    return np.clip(t, INT32_MIN, INT32_MAX).astype(np.int64).astype(np.int32)
+
+
+def _ftobf(a, c):
+    """f32 -> bf16 adding ``c`` (an int, 0..0xffff per element) below the kept bits and
+    truncating; NaN gives the canonical NaN. ``c = 0x7fff + kept lsb`` is round to
+    nearest even."""
+    u = _i64(a) & 0xFFFFFFFF
+    nan = (u & 0x7FFFFFFF) > 0x7F800000
+    r = (u + c) & 0xFFFF0000
+    return np.where(nan, CANONICAL_NAN, _wrap(r)).astype(np.int32)
+
+
+def ftobf_rne(a):
+    """f32 -> bf16, rounding the low 16 bits to nearest even (the ``FTOBF`` op)."""
+    return _ftobf(a, 0x7FFF + ((_i64(a) >> 16) & 1))
+
+
+def ftobf_sr(a, c):
+    """f32 -> bf16 stochastically: ``(a + (c & 0xffff))`` with the low 16 bits cleared
+    (the ``FTOBF_SR`` op; ``c`` carries the random bits)."""
+    return _ftobf(a, _i64(c) & 0xFFFF)
 
 
 @dataclass(frozen=True)
@@ -100,6 +216,23 @@ OP_TABLE = {
     Op.LE:     OpInfo("le",     2, lambda a, b, c: _wrap(_i64(a) <= _i64(b))),
     Op.SELECT: OpInfo("select", 3, lambda a, b, c: _wrap(np.where(_i64(a) != 0, _i64(b), _i64(c)))),
     Op.ABS:    OpInfo("abs",    1, lambda a, b, c: _wrap(np.abs(_i64(a)))),
+    Op.FADD:   OpInfo("fadd",   2, lambda a, b, c: _fp(np.add)(a, b)),
+    Op.FSUB:   OpInfo("fsub",   2, lambda a, b, c: _fp(np.subtract)(a, b)),
+    Op.FMUL:   OpInfo("fmul",   2, lambda a, b, c: _fp(np.multiply)(a, b)),
+    Op.FMAC:   OpInfo("fmac",   3, lambda a, b, c: _fp(np.add)(_fp(np.multiply)(a, b), c)),
+    Op.FMIN:   OpInfo("fmin",   2, lambda a, b, c: _fmin(a, b)),
+    Op.FMAX:   OpInfo("fmax",   2, lambda a, b, c: _fmax(a, b)),
+    Op.FEQ:    OpInfo("feq",    2, lambda a, b, c: _fcompare(np.equal)(a, b)),
+    Op.FNE:    OpInfo("fne",    2, lambda a, b, c: _fcompare(np.not_equal)(a, b)),
+    Op.FLT:    OpInfo("flt",    2, lambda a, b, c: _fcompare(np.less)(a, b)),
+    Op.FLE:    OpInfo("fle",    2, lambda a, b, c: _fcompare(np.less_equal)(a, b)),
+    Op.FABS:   OpInfo("fabs",   1, lambda a, b, c: _fsign(lambda u: u & 0x7FFFFFFF)(a)),
+    Op.FNEG:   OpInfo("fneg",   1, lambda a, b, c: _fsign(lambda u: u ^ 0x80000000)(a)),
+    Op.ITOF:   OpInfo("itof",   1, lambda a, b, c: _bits(np.asarray(a, dtype=np.int64)
+                                                         .astype(np.int32).astype(np.float32))),
+    Op.FTOI:   OpInfo("ftoi",   1, lambda a, b, c: _ftoi(a)),
+    Op.FTOBF:  OpInfo("ftobf",  1, lambda a, b, c: ftobf_rne(a)),
+    Op.FTOBF_SR: OpInfo("ftobf_sr", 3, lambda a, b, c: ftobf_sr(a, c)),
 }
 
 OPS_BY_NAME = {info.name: op for op, info in OP_TABLE.items()}
@@ -108,6 +241,9 @@ REDUCE_TABLE = {
     ReduceOp.ADD: ("add", 0,         lambda x, y: _wrap(_i64(x) + _i64(y))),
     ReduceOp.MIN: ("min", INT32_MAX, lambda x, y: _wrap(np.minimum(_i64(x), _i64(y)))),
     ReduceOp.MAX: ("max", INT32_MIN, lambda x, y: _wrap(np.maximum(_i64(x), _i64(y)))),
+    ReduceOp.FADD: ("fadd", NEG_ZERO, lambda x, y: _fp(np.add)(x, y)),
+    ReduceOp.FMIN: ("fmin", POS_INF,  lambda x, y: _fmin(x, y)),
+    ReduceOp.FMAX: ("fmax", NEG_INF,  lambda x, y: _fmax(x, y)),
 }
 
 REDUCE_BY_NAME = {name: op for op, (name, _, _) in REDUCE_TABLE.items()}

@@ -10,13 +10,18 @@ from pathlib import Path
 
 from .errors import TerrazzoError, printable
 
-__all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "find_fabric", "UnitKind"]
+__all__ = ["FabricParams", "ParamsError", "PRESETS", "load_fabric", "find_fabric", "UnitKind",
+           "OP_GROUPS"]
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 #: The parameters a fabric description may leave out: the label, and those with one
 #: value built.
 OPTIONAL = ("name", "word", "op_groups")
+
+#: The functional-unit op groups a fabric can build, in canonical order: ``"int"`` the
+#: integer ops (always), ``"fp"`` the IEEE 754 binary32 / bf16 ops and reductions.
+OP_GROUPS = ("int", "fp")
 
 
 class ParamsError(TerrazzoError, ValueError):
@@ -75,7 +80,8 @@ class FabricParams:
     io_in, io_out : int
         AXI4-Stream vector ports entering at the west edge and leaving at the east edge.
     op_groups : tuple of str
-        Functional-unit op groups that are built (``"int"``).
+        Functional-unit op groups that are built: ``("int",)`` or ``("int", "fp")``
+        (:data:`OP_GROUPS`; the floating-point ops and reductions of :mod:`hw.ops`).
 
     Raises
     ------
@@ -126,15 +132,23 @@ class FabricParams:
         if self.io_out > self.rows + 1:
             raise ParamsError(f"io_out must be at most rows + 1 = {self.rows + 1}, not {self.io_out!r}")
         groups = tuple(self.op_groups)
-        object.__setattr__(self, "op_groups", groups)
-        if groups != ("int",):
-            raise ParamsError(f"op_groups must be ('int',) (fp32 and bf16 are not built yet), "
-                              f"not {self.op_groups!r}")
+        bad = [g for g in groups if not isinstance(g, str) or g not in OP_GROUPS]
+        if bad or "int" not in groups or len(set(groups)) != len(groups):
+            raise ParamsError(f"op_groups must list 'int' and optionally 'fp' (known groups: "
+                              f"{', '.join(map(repr, OP_GROUPS))}), each once, not "
+                              f"{self.op_groups!r}")
+        object.__setattr__(self, "op_groups", tuple(g for g in OP_GROUPS if g in groups))
 
     # -- derived ---------------------------------------------------------------------
 
     def unit_kind(self, r, c):
         return UnitKind.PCU if (r + c) % 2 == 0 else UnitKind.PMU
+
+    @property
+    def fp(self):
+        """Whether the functional units, reduction network and accumulators have the
+        floating-point ops."""
+        return "fp" in self.op_groups
 
     @property
     def units(self):

@@ -104,7 +104,7 @@ class PCU(wiring.Component):
             stages.append(stage)
         head, last = stages[0].i.ctx, stages[-1].o
 
-        m.submodules.acc = acc = Accumulator(p.lanes)
+        m.submodules.acc = acc = Accumulator(p.lanes, fp=p.fp)
         m.d.comb += [
             acc.mode.eq(cfg.acc.mode), acc.op.eq(cfg.acc.op), acc.clear.eq(self.start),
             acc.valid.eq(last.valid), acc.fresh.eq(last.ctx.fresh), acc.mask.eq(last.ctx.mask),

@@ -4,32 +4,58 @@ from amaranth.hdl import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from . import fpu
 from .layouts import AccMode, WORD
 from .links import vector_layout
-from .ops import ReduceOp, INT32_MAX, INT32_MIN
+from .ops import ReduceOp, INT32_MAX, INT32_MIN, NEG_ZERO, POS_INF, NEG_INF
 
 __all__ = ["ScanNetwork", "Accumulator", "combine", "identity"]
 
 
-def combine(m, op, x, y, *, name=None):
+def combine(m, op, x, y, *, fp=False, name=None):
     """A signal equal to ``op(x, y)`` for a :class:`ReduceOp` signal ``op``.
 
-    Opcodes that :class:`ReduceOp` does not name add.
+    The floating-point ops are built only with ``fp``; without it they, and opcodes that
+    :class:`ReduceOp` does not name, add integers.
     """
     z = Signal(signed(WORD), name=name)
+    if fp:
+        is_fp = (op == ReduceOp.FADD) | (op == ReduceOp.FMIN) | (op == ReduceOp.FMAX)
+        # operands held at zero while an integer op runs, so nothing toggles inside
+        fx, fy = Mux(is_fp, x, 0), Mux(is_fp, y, 0)
+        fsum = fpu.fadd(m, fx, fy, name=f"{name}_fadd" if name else None)
+        cmp = fpu.FComparator()         # one comparator gives both min and max
+        if name:
+            m.submodules[f"{name}_fcmp"] = cmp
+        else:
+            m.submodules += cmp
+        m.d.comb += [cmp.a.eq(fx), cmp.b.eq(fy)]
     with m.Switch(op):
         with m.Case(ReduceOp.MIN):
             m.d.comb += z.eq(Mux(x < y, x, y))
         with m.Case(ReduceOp.MAX):
             m.d.comb += z.eq(Mux(x < y, y, x))
+        if fp:
+            with m.Case(ReduceOp.FADD):
+                m.d.comb += z.eq(fsum)
+            with m.Case(ReduceOp.FMIN):
+                m.d.comb += z.eq(cmp.min)
+            with m.Case(ReduceOp.FMAX):
+                m.d.comb += z.eq(cmp.max)
         with m.Default():
             m.d.comb += z.eq(x + y)
     return z
 
 
 def identity(op):
-    """The identity element of a :class:`ReduceOp` signal ``op``, as an expression."""
-    return Mux(op == ReduceOp.MIN, INT32_MAX, Mux(op == ReduceOp.MAX, INT32_MIN, 0))
+    """The identity element of a :class:`ReduceOp` signal ``op``, as an expression:
+    ``-0.0`` for ``FADD`` (``-0 + x`` is ``x`` for every ``x``, ``+0`` included), ``+inf``
+    for ``FMIN``, ``-inf`` for ``FMAX``."""
+    value = Mux(op == ReduceOp.MIN, INT32_MAX, Mux(op == ReduceOp.MAX, INT32_MIN, 0))
+    for fop, e in ((ReduceOp.FADD, NEG_ZERO), (ReduceOp.FMIN, POS_INF),
+                   (ReduceOp.FMAX, NEG_INF)):
+        value = Mux(op == fop, e, value)
+    return value
 
 
 class ScanNetwork(wiring.Component):
@@ -44,6 +70,8 @@ class ScanNetwork(wiring.Component):
     ----------
     lanes : int
         Power of two.
+    fp : bool
+        Build the floating-point reductions.
 
     Ports
     -----
@@ -52,10 +80,11 @@ class ScanNetwork(wiring.Component):
     y : Out(vector_layout(lanes))
     """
 
-    def __init__(self, lanes):
+    def __init__(self, lanes, *, fp=False):
         if not isinstance(lanes, int) or lanes < 1 or lanes & (lanes - 1):
             raise ValueError(f"lanes must be a power of two, not {lanes!r}")
         self._lanes = lanes
+        self._fp = bool(fp)
         vector = vector_layout(lanes)
         super().__init__({"op": In(ReduceOp), "x": In(vector), "y": Out(vector)})
 
@@ -66,7 +95,7 @@ class ScanNetwork(wiring.Component):
         while span < self._lanes:
             upper = [i for i in range(self._lanes) if (i // span) % 2]
             lanes = [combine(m, self.op, lanes[(i // span) * span - 1], lanes[i],
-                             name=f"scan{span}_{i}") if i in upper else lanes[i]
+                             fp=self._fp, name=f"scan{span}_{i}") if i in upper else lanes[i]
                      for i in range(self._lanes)]
             span *= 2
         m.d.comb += [self.y[i].eq(lanes[i]) for i in range(self._lanes)]
@@ -93,6 +122,8 @@ class Accumulator(wiring.Component):
     Parameters
     ----------
     lanes : int
+    fp : bool
+        Build the floating-point reductions.
 
     Ports
     -----
@@ -109,8 +140,9 @@ class Accumulator(wiring.Component):
         Combinational, from this cycle's input.
     """
 
-    def __init__(self, lanes):
+    def __init__(self, lanes, *, fp=False):
         self._lanes = lanes
+        self._fp = bool(fp)
         vector = vector_layout(lanes)
         super().__init__({
             "mode":   In(AccMode),
@@ -127,7 +159,7 @@ class Accumulator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self._lanes
-        m.submodules.scan = scan = ScanNetwork(n)
+        m.submodules.scan = scan = ScanNetwork(n, fp=self._fp)
         e = Signal(signed(WORD))
         m.d.comb += [e.eq(identity(self.op)), scan.op.eq(self.op)]
         m.d.comb += [scan.x[i].eq(Mux(self.mask[i], self.r[i], e)) for i in range(n)]
@@ -136,7 +168,8 @@ class Accumulator(wiring.Component):
         out = []
         for i in range(n):
             x = Mux(self.fresh, e, Mux(lane, self.acc[i], self.acc[0]))
-            out.append(combine(m, self.op, x, Mux(lane, self.r[i], scan.y[i]), name=f"out{i}"))
+            out.append(combine(m, self.op, x, Mux(lane, self.r[i], scan.y[i]), fp=self._fp,
+                               name=f"out{i}"))
 
         new = Signal(vector_layout(n))
         with m.Switch(self.mode):

@@ -137,7 +137,7 @@ class Stage(wiring.Component):
         a, b, c = (self._operand(m, j, words) for j in range(3))
         result = Signal(vector_layout(p.lanes))
         for i in range(p.lanes):
-            fu = m.submodules[f"fu{i}"] = FunctionalUnit()
+            fu = m.submodules[f"fu{i}"] = FunctionalUnit(fp=p.fp)
             m.d.comb += [fu.op.eq(self.cfg.op), fu.a.eq(a[i]), fu.b.eq(b[i]), fu.c.eq(c[i]),
                          result[i].eq(fu.y)]
         for r in range(p.regs):

@@ -16,7 +16,8 @@ from hw.format import fabric_hash32_of
 from hw.params import ParamsError, find_fabric
 from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
-from .golden import is_integer_dtype, run_graph
+from compiler.types import FLOAT_DTYPES, tensor_dtype_error, tensor_values, tensor_words
+from .golden import run_graph
 from .job import check_probability, check_seed, timeout_message
 from .harness import Harness
 from .runner import DEFAULT_MAX_CYCLES, Runner, SimulationError
@@ -98,9 +99,10 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
     ``manifest`` is checked, the bitstream's SHA-256 is the one the manifest records
     (``bitstream_name`` names the bitstream in that message), the manifest fits the
     fabric, and the input ``tensors`` agree with it: every input present, none unknown,
-    each of its shape, an integer array (:func:`sim.golden.is_integer_dtype`) of values
-    in int32. What :func:`run_program` checks before it builds anything, for a caller
-    that wants the verdict first.
+    each of its shape, an integer array of values in int32 for an i32 tensor and a float
+    array for an f32 or bf16 one (:func:`compiler.types.tensor_dtype_error`). What
+    :func:`run_program` checks before it builds anything, for a caller that wants the
+    verdict first.
 
     Raises :class:`RunError` (or :class:`~hw.params.ParamsError` for a ``fabric`` that
     cannot be loaded)."""
@@ -117,10 +119,11 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
         raise RunError(str(e)) from None
     for spec in manifest.inputs:
         a = np.asarray(tensors[spec.name])
-        if not is_integer_dtype(a.dtype):
-            raise RunError(f"input tensor {spec.name!r} has dtype {a.dtype}; expected an "
-                           f"integer array ({spec.dtype})")
-        if a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+        if tensor_dtype_error(a.dtype, spec.dtype):
+            what = "a float" if spec.dtype in FLOAT_DTYPES else "an integer"
+            raise RunError(f"input tensor {spec.name!r} has dtype {a.dtype}; expected "
+                           f"{what} array ({spec.dtype})")
+        if spec.dtype == "i32" and a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
             raise RunError(f"input tensor {spec.name!r} has values outside int32 "
                            f"({int(a.min())} .. {int(a.max())})")
     return p
@@ -129,7 +132,7 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
 def port_streams(manifest, tensors, lanes):
     """What a run streams: (input port -> packed vectors of its tensor, output port ->
     the vectors expected from it)."""
-    inputs = {spec.port: pack(tensors[spec.name], spec.order, lanes)
+    inputs = {spec.port: pack(tensor_words(tensors[spec.name], spec.dtype), spec.order, lanes)
               for spec in manifest.inputs}
     return inputs, {spec.port: spec.vectors for spec in manifest.outputs}
 
@@ -137,7 +140,8 @@ def port_streams(manifest, tensors, lanes):
 def output_tensors(manifest, by_port, lanes):
     """The named output tensors of a run, from the vectors (``by_port``) its output
     ports gave."""
-    return {spec.name: unpack(by_port[spec.port], spec.shape, spec.order, lanes)
+    return {spec.name: tensor_values(unpack(by_port[spec.port], spec.shape, spec.order, lanes),
+                                     spec.dtype)
             for spec in manifest.outputs}
 
 
@@ -235,7 +239,8 @@ def golden_outputs(manifest, tensors):
     if not manifest.source:
         raise RunError("the manifest carries no graph to check against")
     graph = graph_from_json(manifest.source)
-    return run_graph(graph, {k: np.asarray(v) for k, v in tensors.items()})
+    return run_graph(graph, {k: np.asarray(v) for k, v in tensors.items()},
+                     lanes=manifest.lanes)
 
 
 def compare(expected, got):
@@ -248,8 +253,24 @@ def compare(expected, got):
             out.append(Mismatch(name, (), f"shape {list(want.shape)}",
                                 f"shape {list(have.shape)}", 1))
             continue
-        bad = np.argwhere(have != want)
+        if want.dtype.kind == "f" or have.dtype.kind == "f":
+            # floats compare bit for bit (NaN equals NaN, -0 differs from +0)
+            bad = np.argwhere(_float_words(have) != _float_words(want))
+            value = _float_text
+        else:
+            bad = np.argwhere(have != want)
+            value = int
         if len(bad):
             idx = tuple(int(i) for i in bad[0])
-            out.append(Mismatch(name, idx, int(want[idx]), int(have[idx]), len(bad)))
+            out.append(Mismatch(name, idx, value(want[idx]), value(have[idx]), len(bad)))
     return out
+
+
+def _float_words(a):
+    return np.asarray(a, dtype=np.float32).view(np.int32)
+
+
+def _float_text(x):
+    """A float element as the message of a mismatch shows it: value and bits."""
+    bits = int(np.float32(x).view(np.uint32))
+    return f"{float(x)!r} (0x{bits:08x})"

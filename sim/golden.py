@@ -9,15 +9,33 @@ entry), not by their decomposition, so comparing a graph before and after
 Integer sums are exact modulo 2**32 whatever the order (and int64 intermediate
 overflow wraps modulo 2**64, a multiple of 2**32), as are min and max, so the
 reduction order used here need not match the hardware's.
+
+Floating-point graphs are evaluated on the words the hardware holds (binary32 bit
+patterns, :mod:`hw.ops`), after the compiler's own rewriting of composites and generic
+float ops (:func:`compiler.passes.decompose`, :func:`compiler.floats.lower_floats`), and
+their reductions follow the hardware's order exactly, so that results are bit-exact:
+
+* along the last axis (the vector axis), in blocks of ``lanes`` elements: each block
+  reduced by the balanced tree of adjacent pairs ``((x0+x1)+(x2+x3))+...`` (missing
+  lanes of the last block give the identity: ``-0.0`` for a sum, ``+inf`` for a min,
+  ``-inf`` for a max), then the blocks combined one after another in order;
+* along any other axis, element after element in order (one accumulator per lane);
+* a scan, per block of ``lanes``: the Sklansky prefix network, each element combined
+  with the running total of the blocks before.
+
+That order depends on the fabric's lanes, which ``run_graph`` then needs.
 """
 
 import numpy as np
 
 from hw.errors import TerrazzoError
-from hw.ops import REDUCE_TABLE, apply_op, apply_reduce, wrap32
+from hw.ops import FP_REDUCE_OPS, REDUCE_TABLE, apply_op, apply_reduce, wrap32
 from compiler.composites import COMPOSITES
+from compiler.floats import lower_floats
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
                          INT32_MIN, INT32_MAX, fold_expr, operands)
+from compiler.passes import decompose, infer
+from compiler.types import FLOAT_DTYPES, tensor_dtype_error, tensor_values, tensor_words
 
 __all__ = ["InputError", "is_integer_dtype", "run_graph", "eval_expr"]
 
@@ -46,18 +64,20 @@ def _check_inputs(graph, inputs):
     arrays = {}
     for name, node in wanted.items():
         if name not in inputs:
-            raise InputError(f"input {name!r} is missing (expected i32"
+            raise InputError(f"input {name!r} is missing (expected {node.dtype}"
                              f"{list(node.shape)})")
         arr = np.asarray(inputs[name])
-        if not is_integer_dtype(arr.dtype):
-            raise InputError(f"input {name!r}: expected integers (i32), got {arr.dtype}")
+        wrong = tensor_dtype_error(arr.dtype, node.dtype)
+        if wrong:
+            raise InputError(f"input {name!r}: {wrong}")
         if arr.shape != tuple(node.shape):
             raise InputError(f"input {name!r}: expected shape {tuple(node.shape)}, "
                              f"got {arr.shape}")
-        if arr.size and (arr.min() < INT32_MIN or arr.max() > INT32_MAX):
+        if node.dtype == "i32" and arr.size and (arr.min() < INT32_MIN or
+                                                 arr.max() > INT32_MAX):
             raise InputError(f"input {name!r}: values must fit in i32, got "
                              f"{arr.min()}..{arr.max()}")
-        arrays[name] = arr.astype(np.int32)
+        arrays[name] = tensor_words(arr, node.dtype)
     return arrays
 
 
@@ -67,6 +87,59 @@ def eval_expr(expr, args):
     def leaf(e):
         return args[e.index] if isinstance(e, Arg) else np.int32(e.value)
     return fold_expr(expr, leaf, lambda e, values: apply_op(e.op, *values))
+
+
+def _lane_tree(fn, x):
+    """The balanced tree of adjacent pairs over the last axis (a power of two long)."""
+    while x.shape[-1] > 1:
+        x = fn(x[..., 0::2], x[..., 1::2])
+    return x[..., 0]
+
+
+def _blocks(op, x, lanes):
+    """``x`` (reduced axis last) padded with the identity of ``op`` to whole blocks of
+    ``lanes``, shaped ``(..., blocks, lanes)``."""
+    n = x.shape[-1]
+    pad = -n % lanes
+    e = REDUCE_TABLE[op][1]
+    x = np.concatenate([x, np.full(x.shape[:-1] + (pad,), e, np.int32)], axis=-1)
+    return x.reshape(x.shape[:-1] + (x.shape[-1] // lanes, lanes))
+
+
+def _fp_reduce(op, x, axis, lanes):
+    """A floating-point reduction in the hardware's order (see the module)."""
+    fn, e = REDUCE_TABLE[op][2], REDUCE_TABLE[op][1]
+    if axis == x.ndim - 1:
+        trees = _lane_tree(fn, _blocks(op, x, lanes))
+        acc = np.full(trees.shape[:-1], e, np.int32)
+        for k in range(trees.shape[-1]):
+            acc = fn(acc, trees[..., k])
+        return acc
+    x = np.moveaxis(x, axis, 0)
+    acc = np.full(x.shape[1:], e, np.int32)
+    for k in range(x.shape[0]):
+        acc = fn(acc, x[k])
+    return acc
+
+
+def _fp_scan(op, x, axis, lanes):
+    """A floating-point scan along the last axis in the hardware's order."""
+    fn, e = REDUCE_TABLE[op][2], REDUCE_TABLE[op][1]
+    n = x.shape[-1]
+    pre = _blocks(op, x, lanes)
+    span = 1
+    while span < lanes:
+        upper = np.array([(i // span) % 2 == 1 for i in range(lanes)])
+        src = np.array([(i // span) * span - 1 for i in range(lanes)])[upper]
+        new = pre.copy()
+        new[..., upper] = fn(pre[..., src], pre[..., upper])
+        pre, span = new, span * 2
+    out = np.empty_like(pre)
+    acc = np.full(pre.shape[:-2] + (1,), e, np.int32)
+    for k in range(pre.shape[-2]):
+        out[..., k, :] = fn(acc, pre[..., k, :])
+        acc = out[..., k, -1:]
+    return out.reshape(out.shape[:-2] + (-1,))[..., :n]
 
 
 def _tree_reduce(op, x, axis):
@@ -102,7 +175,7 @@ def _composite(node, args):
     return wrap32(meaning(*(x.astype(np.int64) for x in args)))
 
 
-def _evaluate(node, args):
+def _evaluate(node, args, lanes):
     if isinstance(node, Input):
         raise AssertionError("inputs are bound before evaluation")
     if isinstance(node, Iota):
@@ -117,6 +190,20 @@ def _evaluate(node, args):
     if isinstance(node, Map):
         out = eval_expr(node.expr, args)
         return np.array(np.broadcast_to(out, args[0].shape), dtype=np.int32)
+    if isinstance(node, (Reduce, Fold, Scan)) and node.op in FP_REDUCE_OPS:
+        if lanes is None:
+            raise InputError(f"node {node.name!r} is a floating-point reduction, whose "
+                             f"order (and so its result) depends on the fabric's lanes; "
+                             f"pass lanes= to run_graph")
+        if isinstance(node, Scan):
+            if node.axis != args[0].ndim - 1:
+                raise InputError(f"scan {node.name!r}: a floating-point scan runs along "
+                                 f"the last axis only")
+            return _fp_scan(node.op, args[0], node.axis, lanes)
+        total = _fp_reduce(node.op, args[0], node.axis, lanes)
+        if isinstance(node, Fold):
+            total = apply_reduce(node.op, total, np.int32(node.init))
+        return np.asarray(total, dtype=np.int32)
     if isinstance(node, Reduce):
         return np.asarray(_tree_reduce(node.op, args[0], node.axis), dtype=np.int32)
     if isinstance(node, Fold):
@@ -129,17 +216,23 @@ def _evaluate(node, args):
     raise TypeError(f"not a node: {node!r}")
 
 
-def run_graph(graph, inputs):
+def run_graph(graph, inputs, *, lanes=None):
     """Evaluate ``graph`` on ``inputs`` (input name to array); returns output name to
-    int32 array.
+    array: int32 for an i32 output, float32 for f32 and bf16.
+
+    An i32 input takes an integer array of values in i32; an f32 or bf16 input a float
+    array, rounded to f32 (and then bf16) to nearest even. ``lanes`` (the fabric's) sets
+    the order of floating-point reductions, which need it (see the module).
 
     The graph is checked first (:class:`~compiler.errors.CompileError` if invalid).
-    Raises :class:`InputError` when an input is missing, unknown, not integer, of the
-    wrong shape or out of the i32 range.
+    Raises :class:`InputError` when an input is missing, unknown, of the wrong dtype or
+    shape or out of the i32 range, or ``lanes`` is missing for a float reduction.
     """
     for name in graph.outputs.values():
         graph.type_of(name)
     values = _check_inputs(graph, inputs)
+    if any(graph.type_of(n).dtype in FLOAT_DTYPES for n in graph.nodes):
+        graph = lower_floats(infer(decompose(infer(graph))))
     order = [n for n in graph.topological_order() if n not in values]
     needed = set(graph.outputs.values())
     for name in reversed(order):
@@ -148,8 +241,9 @@ def run_graph(graph, inputs):
     for name in order:
         if name in needed:
             node = graph.nodes[name]
-            out = _evaluate(node, [values[n] for n in operands(node)])
+            out = _evaluate(node, [values[n] for n in operands(node)], lanes)
             assert out.dtype == np.int32 and out.shape == graph.type_of(name).shape, name
             values[name] = out
-    return {out: values[ref].copy() for out, ref in graph.outputs.items()}
+    return {out: tensor_values(values[ref], graph.type_of(ref).dtype).copy()
+            for out, ref in graph.outputs.items()}
 

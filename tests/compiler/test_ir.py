@@ -158,7 +158,8 @@ def test_compile_error_names_node():
     (lambda g: g.map("add", "a"), "op 'add' takes 2 operands, got 1"),
     (lambda g: g.map("frob", "a"),
      "unknown op 'frob'; known ops are pass, add, sub, mul, mac, min, max, and, or, xor, "
-     "shl, shr, sra, eq, ne, lt, le, select, abs"),
+     "shl, shr, sra, eq, ne, lt, le, select, abs, fadd, fsub, fmul, fmac, fmin, fmax, feq, "
+     "fne, flt, fle, fabs, fneg, itof, ftoi, ftobf, ftobf_sr"),
     (lambda g: g.map("add", 1, 2), "map needs at least one tensor input"),
     (lambda g: g.map(lambda a: "x", "a"), "map function must return an expression, not 'x'"),
     (lambda g: g.map(lambda a: a + 2 ** 31, "a"),
@@ -166,7 +167,7 @@ def test_compile_error_names_node():
     (lambda g: g.map(lambda a: a + 1.5, "a"),
      "float literal 1.5 in an i32 operation; cast the operation's operands to f32 first"),
     (lambda g: g.reduce("mul", "a"),
-     "unknown reduction 'mul'; known reductions are add, min, max"),
+     "unknown reduction 'mul'; known reductions are add, min, max, fadd, fmin, fmax"),
     (lambda g: g.reduce("add", "a", axis=1),
      "node 'reduce0': axis 1 is out of range for a tensor of rank 1"),
     (lambda g: g.scan("add", "a", axis=-2),

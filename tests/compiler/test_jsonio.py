@@ -147,7 +147,9 @@ def test_base_document_loads():
     ("/nodes/2/expr", ["add", "$0"], "/nodes/2/expr: op 'add' takes 2 operands, got 1"),
     ("/nodes/2/expr/1/0", "times", "/nodes/2/expr/1/0: unknown op \"times\"; expected one of "
      "'pass', 'add', 'sub', 'mul', 'mac', 'min', 'max', 'and', 'or', 'xor', 'shl', 'shr', "
-     "'sra', 'eq', 'ne', 'lt', 'le', 'select', 'abs'"),
+     "'sra', 'eq', 'ne', 'lt', 'le', 'select', 'abs', 'fadd', 'fsub', 'fmul', 'fmac', 'fmin', "
+     "'fmax', 'feq', 'fne', 'flt', 'fle', 'fabs', 'fneg', 'itof', 'ftoi', 'ftobf', "
+     "'ftobf_sr'"),
     ("/nodes/2/expr/1/1", "x", "/nodes/2/expr/1/1: expected an input reference like \"$0\", "
                                "got \"x\""),
     ("/nodes/2/expr/2", 2 ** 31, "/nodes/2/expr/2: expected an i32 integer, got 2147483648"),
@@ -162,7 +164,7 @@ def test_base_document_loads():
     ("/nodes/3/attrs", {"k": 1}, "/nodes/3/attrs/k: gemv takes no attribute 'k'"),
     ("/nodes/3/attrs", [], "/nodes/3/attrs: expected an object, got an array"),
     ("/nodes/4/op", "mul", "/nodes/4/op: unknown reduction \"mul\"; expected one of 'add', "
-                           "'min', 'max'"),
+                           "'min', 'max', 'fadd', 'fmin', 'fmax'"),
     ("/nodes/4/axis", -1, "/nodes/4/axis: expected a non-negative axis, got -1"),
     ("/nodes/4/axis", 1, "node 'r': axis 1 is out of range for a tensor of rank 1 "
                          "(at /nodes/4)"),

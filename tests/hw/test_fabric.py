@@ -53,8 +53,8 @@ def test_switches_with_one_structure_share_a_module():
 def test_summary_counts_units_and_words():
     s = summarize(load_fabric("small"))
     assert s.units == {"pcu": 8, "pmu": 8, "switch": 25}
-    assert s.bitstream_words == 450
-    assert "bitstream words (every unit and switch): 450" in s.to_text()
+    assert s.bitstream_words == 458
+    assert "bitstream words (every unit and switch): 458" in s.to_text()
 
 
 def test_inline_and_shared_fabrics_are_the_same_hardware():

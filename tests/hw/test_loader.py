@@ -207,7 +207,7 @@ def records_stream(*body):
 
 @pytest.mark.parametrize("index,value,code", [
     (0, 0x12345678, CfgError.MAGIC),
-    (1, 2, CfgError.VERSION),
+    (1, 1, CfgError.VERSION),
     (2, TINY.hash32 ^ 0x100, CfgError.FABRIC),
     (3, 4, CfgError.LENGTH),
     (3, 0, CfgError.LENGTH),

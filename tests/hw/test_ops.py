@@ -3,8 +3,14 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
+import numpy as np
+
 from hw.fu import FunctionalUnit
-from hw.ops import Op, OP_TABLE, apply_op, INT32_MIN, INT32_MAX
+from hw.ops import Op, OP_TABLE, FP_OPS, apply_op, INT32_MIN, INT32_MAX
+
+INT_OPS = [op for op in Op if op not in FP_OPS]
+#: binary32 bit patterns: 1.5, -2.25, +0, -0, +inf, NaN, a subnormal, 3
+FLOATS = [0x3FC00000, -0x3FF00000, 0, -(2 ** 31), 0x7F800000, 0x7FC00000, 1, 3]
 
 EDGES = [0, 1, -1, 2, -2, INT32_MIN, INT32_MAX, INT32_MIN + 1, INT32_MAX - 1,
          0x12345678, -0x789ABCDF, 31, 32, 33, 0x10000, -0x10000]
@@ -27,8 +33,8 @@ def triples(op, seed=2024, count=50):
     return out
 
 
-def run_fu(op, cases):
-    dut = FunctionalUnit()
+def run_fu(op, cases, fp=False):
+    dut = FunctionalUnit(fp=fp)
     got = []
 
     async def tb(ctx):
@@ -45,13 +51,25 @@ def run_fu(op, cases):
     return got
 
 
-@pytest.mark.parametrize("op", list(Op), ids=lambda op: op.name)
+@pytest.mark.parametrize("op", INT_OPS, ids=lambda op: op.name)
 def test_op_matches_table(op):
     cases = triples(op)
-    got = run_fu(op, cases)
-    for (a, b, c), y in zip(cases, got):
-        want = int(apply_op(op, a, b, c))
-        assert y == want, f"{op.name}({a}, {b}, {c}) = {y}, want {want}"
+    for fp in (False, True):
+        got = run_fu(op, cases, fp=fp)
+        for (a, b, c), y in zip(cases, got):
+            want = int(apply_op(op, a, b, c))
+            assert y == want, f"{op.name}({a}, {b}, {c}) = {y}, want {want} (fp={fp})"
+
+
+@pytest.mark.parametrize("op", sorted(FP_OPS, key=lambda op: op.value), ids=lambda op: op.name)
+def test_fp_ops_in_the_functional_unit(op):
+    """A unit built with fp computes the fp ops (tests/hw/test_fpu.py checks them in
+    depth); one without gives 0 for them."""
+    cases = [(a, b, c) for a in FLOATS for b in FLOATS for c in FLOATS[:3]]
+    with np.errstate(all="ignore"):
+        want = [int(apply_op(op, a, b, c)) for a, b, c in cases]
+    assert run_fu(op, cases, fp=True) == want
+    assert run_fu(op, cases) == [0] * len(cases)
 
 
 def test_every_op_is_tested():

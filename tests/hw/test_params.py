@@ -29,8 +29,12 @@ def test_hash_ignores_the_name_only():
     ({"word": 16}, "word must be 32 (the only word width built), not 16"),
     ({"io_in": 9}, "io_in must be at most rows + 1 = 5, not 9"),
     ({"pmu_depth": 100}, "pmu_depth must be a power of two, not 100"),
-    ({"op_groups": ("int", "fp32")}, "op_groups must be ('int',) (fp32 and bf16 are not "
-                                     "built yet), not ('int', 'fp32')"),
+    ({"op_groups": ("int", "fp32")}, "op_groups must list 'int' and optionally 'fp' (known "
+                                     "groups: 'int', 'fp'), each once, not ('int', 'fp32')"),
+    ({"op_groups": ("fp",)}, "op_groups must list 'int' and optionally 'fp' (known "
+                             "groups: 'int', 'fp'), each once, not ('fp',)"),
+    ({"op_groups": ("int", "int")}, "op_groups must list 'int' and optionally 'fp' (known "
+                                    "groups: 'int', 'fp'), each once, not ('int', 'int')"),
     ({"rows": "4"}, "rows must be an integer in [1, 64], not '4'"),
     ({"lanes": True}, "lanes must be a power of two no larger than 64, not True"),
     ({"rows": True}, "rows must be an integer in [1, 64], not True"),

@@ -12,12 +12,12 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.layouts import AccMode
-from hw.ops import INT32_MAX, INT32_MIN, ReduceOp, apply_reduce, reduce_identity
+from hw.ops import FP_REDUCE_OPS, INT32_MAX, INT32_MIN, ReduceOp, apply_reduce, reduce_identity
 from hw.params import PRESETS, load_fabric
 from hw.reduce import Accumulator, ScanNetwork
 
 PRESET_LANES = sorted({load_fabric(name).lanes for name in PRESETS})
-REDUCE_OPS = list(ReduceOp)
+REDUCE_OPS = [op for op in ReduceOp if op not in FP_REDUCE_OPS]
 
 
 def red(op, x, y):
@@ -31,26 +31,49 @@ def random_word(rng):
     return rng.randrange(INT32_MIN, INT32_MAX + 1)
 
 
-def random_vector(lanes, rng):
-    return [random_word(rng) for _ in range(lanes)]
+#: binary32 patterns that matter to fp reductions: +-0, +-inf, NaN, subnormals, 1.0,
+#: the largest normal (overflow on adding two), -1.0
+FLOAT_EDGES = [0, -(2 ** 31), 0x7F800000, -0x00800000, 0x7FC00000, 1, 0x007FFFFF,
+               0x3F800000, 0x7F7FFFFF, -0x40800000]
+
+
+def random_float(rng):
+    """A binary32 pattern: often an edge, else a value of modest exponent (so that sums
+    round and cancel), now and then any pattern at all."""
+    x = rng.random()
+    if x < 0.15:
+        return rng.choice(FLOAT_EDGES)
+    if x < 0.85:
+        bits = (rng.getrandbits(1) << 31) | (rng.randrange(120, 135) << 23) | rng.getrandbits(23)
+    else:
+        bits = rng.getrandbits(32)
+    return bits - (1 << 32) if bits >> 31 else bits
+
+
+def random_vector(lanes, rng, fp=False):
+    return [random_float(rng) if fp else random_word(rng) for _ in range(lanes)]
 
 
 # -- scan network ----------------------------------------------------------------------
 
 def prefix(op, x):
-    """Inclusive prefix of ``x`` under ``op``, lane 0 first."""
-    out = [x[0]]
-    for v in x[1:]:
-        out.append(red(op, out[-1], v))
-    return out
+    """Inclusive prefix of ``x`` under ``op``, lane 0 first, in the Sklansky network's
+    order: at span ``s`` each lane in the upper half of a block of ``2s`` combines the
+    last lane of the lower half on its left (the order floating-point sums depend on)."""
+    x, span = list(x), 1
+    while span < len(x):
+        x = [red(op, x[(i // span) * span - 1], v) if (i // span) % 2 else v
+             for i, v in enumerate(x)]
+        span *= 2
+    return x
 
 
-def check_scan(lanes, op, *, seed, vectors=24, opcode=None):
-    """Drive ``vectors`` random vectors into a ``ScanNetwork(lanes)`` set to ``op`` (or
-    to the raw ``opcode``) and compare ``y`` with :func:`prefix` of ``op``."""
-    dut = ScanNetwork(lanes)
+def check_scan(lanes, op, *, seed, vectors=24, opcode=None, fp=False):
+    """Drive ``vectors`` random vectors into a ``ScanNetwork(lanes, fp=fp)`` set to
+    ``op`` (or to the raw ``opcode``) and compare ``y`` with :func:`prefix` of ``op``."""
+    dut = ScanNetwork(lanes, fp=fp)
     rng = random.Random(seed)
-    stimulus = [random_vector(lanes, rng) for _ in range(vectors)]
+    stimulus = [random_vector(lanes, rng, fp=op in FP_REDUCE_OPS) for _ in range(vectors)]
 
     async def tb(ctx):
         if opcode is None:
@@ -72,10 +95,22 @@ def test_scan_prefix(op, lanes):
     check_scan(lanes, op, seed=lanes * 10 + op.value)
 
 
+@pytest.mark.parametrize("lanes", [2, 8])
+@pytest.mark.parametrize("op", sorted(FP_REDUCE_OPS, key=lambda op: op.value),
+                         ids=lambda op: op.name)
+def test_scan_prefix_floating_point(op, lanes):
+    check_scan(lanes, op, seed=lanes * 10 + op.value, vectors=40, fp=True)
+
+
+def test_scan_with_fp_still_computes_the_integer_ops():
+    for op in REDUCE_OPS:
+        check_scan(4, op, seed=50 + op.value, fp=True)
+
+
 def test_scan_unnamed_opcode_adds():
-    # the 2-bit op field can hold 3, which ReduceOp does not name
-    assert 3 not in {op.value for op in ReduceOp}
-    check_scan(8, ReduceOp.ADD, seed=99, opcode=3)
+    # the 3-bit op field can hold 7, which ReduceOp does not name
+    assert 7 not in {op.value for op in ReduceOp}
+    check_scan(8, ReduceOp.ADD, seed=99, opcode=7)
 
 
 @pytest.mark.parametrize("lanes", [0, 3, 6, -4, 4.0])
@@ -117,10 +152,9 @@ class AccumulatorModel:
             new = [red(i.op, e if i.fresh else a, r) for a, r in zip(self.acc, i.r)]
             return new, new
         if i.mode in (AccMode.TREE, AccMode.SCAN):
-            running, out = e if i.fresh else self.acc[0], []
-            for lane, r in enumerate(i.r):
-                running = red(i.op, running, r if i.mask >> lane & 1 else e)
-                out.append(running)
+            running = e if i.fresh else self.acc[0]
+            masked = [r if i.mask >> lane & 1 else e for lane, r in enumerate(i.r)]
+            out = [red(i.op, running, x) for x in prefix(i.op, masked)]
             new = [out[-1]] + [0] * (self.lanes - 1)
             return new, out if i.mode == AccMode.SCAN else new
         return self.acc, self.acc
@@ -135,11 +169,11 @@ class AccumulatorModel:
             self.acc = self._update(i)[0]
 
 
-def run_accumulator(lanes, inputs):
-    """Apply ``inputs`` (one :class:`AccInput` per cycle) to an ``Accumulator(lanes)``;
-    returns ``[(acc, result)]`` as the hardware shows them in each cycle, before its
-    clock edge."""
-    dut = Accumulator(lanes)
+def run_accumulator(lanes, inputs, fp=False):
+    """Apply ``inputs`` (one :class:`AccInput` per cycle) to an ``Accumulator(lanes,
+    fp=fp)``; returns ``[(acc, result)]`` as the hardware shows them in each cycle,
+    before its clock edge."""
+    dut = Accumulator(lanes, fp=fp)
     seen = []
 
     async def tb(ctx):
@@ -156,10 +190,11 @@ def run_accumulator(lanes, inputs):
     return seen
 
 
-def check_accumulator(lanes, inputs):
+def check_accumulator(lanes, inputs, fp=False):
     """Compare ``acc`` and ``result`` with :class:`AccumulatorModel` cycle by cycle."""
     model = AccumulatorModel(lanes)
-    for cycle, (i, (acc, result)) in enumerate(zip(inputs, run_accumulator(lanes, inputs))):
+    seen = run_accumulator(lanes, inputs, fp)
+    for cycle, (i, (acc, result)) in enumerate(zip(inputs, seen)):
         assert acc == model.acc, f"cycle {cycle}: acc"
         assert result == model.result(i), f"cycle {cycle}: result of {i}"
         model.edge(i)
@@ -168,7 +203,8 @@ def check_accumulator(lanes, inputs):
 def random_inputs(lanes, rng, n, *, modes, ops):
     """``n`` cycles of random inputs, mode and op drawn from ``modes`` and ``ops`` each
     cycle; mostly valid, sometimes fresh, now and then a clear."""
-    return [AccInput(r=random_vector(lanes, rng), mode=rng.choice(modes), op=rng.choice(ops),
+    fp = all(op in FP_REDUCE_OPS for op in ops)
+    return [AccInput(r=random_vector(lanes, rng, fp), mode=rng.choice(modes), op=rng.choice(ops),
                      clear=rng.random() < 0.05, valid=rng.random() < 0.8,
                      fresh=rng.random() < 0.2, mask=rng.getrandbits(lanes))
             for _ in range(n)]
@@ -180,6 +216,15 @@ def random_inputs(lanes, rng, n, *, modes, ops):
 def test_accumulator_random(mode, op, lanes):
     rng = random.Random(lanes * 100 + mode.value * 10 + op.value)
     check_accumulator(lanes, random_inputs(lanes, rng, 60, modes=[mode], ops=[op]))
+
+
+@pytest.mark.parametrize("op", sorted(FP_REDUCE_OPS, key=lambda op: op.value),
+                         ids=lambda op: op.name)
+@pytest.mark.parametrize("mode", [AccMode.LANE, AccMode.TREE, AccMode.SCAN],
+                         ids=lambda mode: mode.name)
+def test_accumulator_floating_point(mode, op):
+    rng = random.Random(1000 + mode.value * 10 + op.value)
+    check_accumulator(8, random_inputs(8, rng, 60, modes=[mode], ops=[op]), fp=True)
 
 
 def test_accumulator_mode_and_op_change_every_cycle():
