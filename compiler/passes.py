@@ -74,7 +74,9 @@ def decompose(g):
     out = []
     for node in g.nodes.values():
         if isinstance(node, Composite):
-            out.extend(expand(node, [g.type_of(n).shape for n in node.inputs], fresh))
+            types = [g.type_of(n) for n in node.inputs]
+            out.extend(expand(node, [t.shape for t in types], fresh,
+                              [t.dtype for t in types]))
         else:
             out.append(node)
     return Graph(g.name, out, g.outputs)

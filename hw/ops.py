@@ -69,7 +69,8 @@ class Op(enum.Enum, shape=6):
     ITOF     = 31  # i32 -> f32, to nearest even
     FTOI     = 32  # f32 -> i32, toward zero, saturating, NaN -> 0
     FTOBF    = 33  # f32 -> bf16, to nearest even
-    FTOBF_SR = 34  # f32 -> bf16, stochastic: (a + (c & 0xffff)) truncated
+    FTOBF_SR = 34  # f32 -> bf16, stochastic: (a + (c & 0xffff)) truncated; c is the random
+                   # source, not an operand of the graph (one-operand cast in the IR)
 
 
 class ReduceOp(enum.Enum, shape=3):
@@ -232,7 +233,7 @@ OP_TABLE = {
                                                          .astype(np.int32).astype(np.float32))),
     Op.FTOI:   OpInfo("ftoi",   1, lambda a, b, c: _ftoi(a)),
     Op.FTOBF:  OpInfo("ftobf",  1, lambda a, b, c: ftobf_rne(a)),
-    Op.FTOBF_SR: OpInfo("ftobf_sr", 3, lambda a, b, c: ftobf_sr(a, c)),
+    Op.FTOBF_SR: OpInfo("ftobf_sr", 1, lambda a, b, c: ftobf_sr(a, c)),
 }
 
 OPS_BY_NAME = {info.name: op for op, info in OP_TABLE.items()}

@@ -276,11 +276,12 @@ def _preset(name):
     return FabricParams.load(PRESET_DIR / f"{name}.toml")
 
 
-PRESETS = ("tiny", "small", "plasticine")
+PRESETS = ("tiny", "small", "small-fp", "plasticine")
 
 
 def load_fabric(spec):
-    """A preset name (``tiny``, ``small``, ``plasticine``) or a path to a TOML file."""
+    """A preset name (``tiny``, ``small``, ``small-fp``, ``plasticine``) or a path to a TOML
+    file."""
     if isinstance(spec, FabricParams):
         return spec
     if spec in PRESETS:

@@ -53,7 +53,7 @@ def test_compile_json_twin(tmp_path):
     (["compile", "big.py", "--fabric", "tiny", "-o", "big.tzb"],
      "terrazzo: error: node 'gemv0': tensor 'W' needs 2048 words in a PMU; a PMU holds 256\n"),
     (["compile", "big.py", "--fabric", "huge"],
-     "terrazzo: error: unknown fabric 'huge': give one of tiny, small, plasticine or a .toml "
+     "terrazzo: error: unknown fabric 'huge': give one of tiny, small, small-fp, plasticine or a .toml "
      "file\n"),
     (["disasm", "junk.tzb"], "terrazzo: error: junk.tzb: bad magic 0x6b6e756a (expected "
      "0x315a5a54): not a Terrazzo bitstream\n"),

@@ -127,7 +127,7 @@ def test_floating_point_arithmetic_needs_a_fabric_with_fp_units():
     assert str(e.value) == ("node 'map0': computes in floating point (f32[16]), and fabric "
                             "'tiny' has no floating-point units (its op_groups are ['int']); "
                             "compile for a fabric with op_groups ['int', 'fp'], such as "
-                            "'small'")
+                            "'small-fp'")
 
 
 def test_floats_that_are_only_moved_need_no_fp_units():

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from compiler.errors import CompileError
 from compiler.ir import Graph
-from compiler.jsonio import SCHEMA, graph_to_json, load_graph, save_graph
+from compiler.jsonio import SCHEMA, graph_from_json, graph_to_json, load_graph, save_graph
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -153,8 +153,31 @@ def test_base_document_loads():
     ("/nodes/2/expr/1/1", "x", "/nodes/2/expr/1/1: expected an input reference like \"$0\", "
                                "got \"x\""),
     ("/nodes/2/expr/2", 2 ** 31, "/nodes/2/expr/2: expected an i32 integer, got 2147483648"),
-    ("/nodes/2/expr/2", 1.5, "/nodes/2/expr/2: expected an expression (\"$N\", an integer or "
-                             "[op, ...]), got 1.5"),
+    ("/nodes/2/expr/2", 1.5, "/nodes/2/expr/2: expected an expression (\"$N\", an integer, "
+                             "{\"f32\": number}, [\"cast\", x, dtype] or [op, ...]), got 1.5"),
+    ("/nodes/2/expr/2", {"f64": 1}, "/nodes/2/expr/2: expected a float immediate such as "
+                                    "{\"f32\": 1.5} (one key, 'f32' or 'bf16'), got an "
+                                    "object with keys 'f64'"),
+    ("/nodes/2/expr/2", {"f32": True}, "/nodes/2/expr/2/f32: expected a number or a string, "
+                                       "got true"),
+    ("/nodes/2/expr/2", {"f32": "1.5.2"}, "/nodes/2/expr/2/f32: expected a decimal number, "
+                                          "'inf', '-inf', 'nan' or 0x and 8 hex digits, got "
+                                          "\"1.5.2\""),
+    ("/nodes/2/expr/2", {"bf16": "0x3f800001"}, "/nodes/2/expr/2/bf16: immediate 0x3f800001 is "
+                                                "no bf16 (its low 16 bits are not zero)"),
+    ("/nodes/2/expr/2", {"f32": 1.5}, "node 'm': op 'add' mixes i32 and f32 operands "
+                                      "(f32(1.5) is f32); insert cast(f32(1.5), 'i32') or cast "
+                                      "the other operands to f32 (at /nodes/2)"),
+    ("/nodes/2/expr", ["cast", "$0"], "/nodes/2/expr: expected [\"cast\", x, dtype] or "
+                                      "[\"cast\", x, \"bf16\", rounding], got an array of 2 "
+                                      "items"),
+    ("/nodes/2/expr", ["cast", "$0", "f64"], "/nodes/2/expr/2: unknown dtype \"f64\"; expected "
+                                             "one of 'i32', 'f32', 'bf16'"),
+    ("/nodes/2/expr", ["cast", "$0", "bf16", "up"], "/nodes/2/expr/3: unknown rounding \"up\"; "
+                                                    "expected one of 'rne', 'sr'"),
+    ("/nodes/2/expr", ["cast", "$0", "bf16"], "node 'm': no cast from i32 to bf16; cast "
+                                              "through f32 (i32 <-> f32 and f32 <-> bf16 exist) "
+                                              "(at /nodes/2)"),
     ("/nodes/2/expr/2", [], "/nodes/2/expr/2: expected [op, operands...], got an empty array"),
     ("/nodes/2/expr", "$1", "node 'm': expression reads $1 but the map has 1 input "
                             "(at /nodes/2)"),
@@ -265,3 +288,19 @@ def test_random_text_edits_give_compile_errors(data):
         load_graph(text)
     except CompileError:
         pass
+
+
+def test_float_immediates_and_casts_round_trip():
+    doc = copy.deepcopy(BASE)
+    doc["nodes"][2]["expr"] = ["cast", ["add", ["mul", ["cast", "$0", "f32"], {"f32": 0.1}],
+                                        {"f32": "-inf"}], "i32"]
+    doc["nodes"].append({"name": "b", "kind": "map", "inputs": ["x"],
+                         "expr": ["cast", ["cast", "$0", "f32"], "bf16", "sr"]})
+    doc["outputs"]["b"] = "b"
+    g = graph_from_json(doc)
+    assert g.type_of("m").dtype == "i32" and g.type_of("b").dtype == "bf16"
+    out = graph_to_json(g)
+    assert out["nodes"][2]["expr"] == ["cast", ["add", ["mul", ["cast", "$0", "f32"],
+                                                        {"f32": "0.1"}], {"f32": "-inf"}], "i32"]
+    assert graph_to_json(graph_from_json(out)) == out
+    jsonschema.Draft202012Validator(SCHEMA).validate(out)

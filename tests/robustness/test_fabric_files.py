@@ -11,7 +11,7 @@ COMPILE = ("compile", "dot.json", "-o", "out.tzb", "--fabric")
 MISSING_ALL = ("missing parameters rows, cols, lanes, stages, regs, counters, pcu_vec_in, "
                "pcu_scalar_in, fifo_depth, pmu_depth, vector_tracks, scalar_tracks, io_in, "
                "io_out (a fabric file gives every parameter but name, word and op_groups)")
-UNKNOWN_FABRIC = "unknown fabric 'nope': give one of tiny, small, plasticine or a .toml file"
+UNKNOWN_FABRIC = "unknown fabric 'nope': give one of tiny, small, small-fp, plasticine or a .toml file"
 
 
 def tiny(old, new):

@@ -33,5 +33,5 @@ def test_bitstream_through_a_pipe(scratch):
     r = terrazzo("asm", "prog.txt", "-o", "-", cwd=scratch)
     assert r.returncode == 0, r.stderr
     assert r.stdout == (scratch / "prog.tzb").read_bytes()
-    assert r.stderr.decode() == "wrote - (450 words)\n"
+    assert r.stderr.decode() == "wrote - (458 words)\n"
     assert snapshot(scratch) == before

@@ -6,7 +6,8 @@ import struct
 import zlib
 
 HEADER = "bitstream fabric=small hash=0x79f6d6b3 records={}"
-PAD = 0x5           # the padding padded_bitstream() sets in PCU 0's record (3 bits)
+PAD = 0x5           # the padding padded_bitstream() sets in PCU 0's record
+PAD_BITS = 30       # the padding bits of a small PCU record (546 config bits in 18 words)
 
 
 def edited(name, *edits):
@@ -45,7 +46,7 @@ def padded_bitstream(name):
         raw = (scratch / "prog.tzb").read_bytes()
         words = list(struct.unpack(f"<{len(raw) // 4}I", raw))
         count = words[5]                        # after the 4-word header and record header
-        words[6 + count - 1] |= PAD << (32 - 3)
+        words[6 + count - 1] |= PAD << (32 - PAD_BITS)
         body = struct.pack(f"<{len(words) - 1}I", *words[:-1])
         (scratch / name).write_bytes(body + struct.pack("<I", zlib.crc32(body)))
     return step
