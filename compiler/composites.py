@@ -14,6 +14,8 @@ import numpy as np
 from hw.ops import Op, ReduceOp
 from .errors import CompileError
 from .nodes import Arg, Imm, Call, View, Map, Reduce
+from .special import (REFERENCES, exp_expr, reciprocal_expr, rsqrt_expr, sigmoid_expr,
+                      tanh_expr)
 from .types import shape_text
 
 __all__ = ["CompositeOp", "InputShapes", "Expansion", "COMPOSITES", "COMPOSITE_KINDS",
@@ -45,6 +47,12 @@ class CompositeOp:
     example : tuple of tuple
         Input shapes of a small valid instance, on which the tests check that the
         decomposition means what ``meaning`` does.
+    dtypes : tuple of str or None
+        The input dtypes it takes (None: any, one for all inputs).
+    ulps : float or None
+        For a floating-point function: the largest error of the decomposition against
+        ``meaning`` (then a float64 reference) that the tests allow, in units in the
+        last place of the f32 result; its golden model is the decomposition itself.
     """
     name: str
     params: tuple
@@ -53,6 +61,8 @@ class CompositeOp:
     expand: object
     meaning: object
     example: tuple
+    dtypes: tuple = None
+    ulps: float = None
 
     @property
     def arity(self):
@@ -246,6 +256,16 @@ def _outer_expand(x):
                    x.view("b", x.inputs[1], (m, n), (0, 1))), _MUL)
 
 
+def _elementwise(expr):
+    """The expansion of a one-input elementwise function: one map of ``expr``."""
+    return lambda x: x.map(x.name, x.inputs, expr)
+
+
+def _special(name, doc, make, ulps):
+    return CompositeOp(name, ("x",), doc, lambda s: s[0], _elementwise(make()),
+                       REFERENCES[name], example=((4, 6),), dtypes=("f32",), ulps=ulps)
+
+
 #: Every composite operation by name, in the order error messages list them.
 COMPOSITES = {op.name: op for op in (
     CompositeOp("matmul", ("a", "b"), "``a[M,K] @ b[K,N]``.",
@@ -266,6 +286,16 @@ COMPOSITES = {op.name: op for op in (
     CompositeOp("outer", ("a", "b"), "``a[M]`` times ``b[N]`` into ``[M,N]``.",
                 _outer_shape, _outer_expand, np.outer,
                 example=((3,), (5,))),
+    _special("exp", "``e**x`` of an f32 tensor (range reduction and a polynomial, "
+             "``compiler/special.py``).", exp_expr, 1.0),
+    _special("reciprocal", "``1 / x`` of an f32 tensor (Newton steps from a bit-level "
+             "guess, ``compiler/special.py``).", reciprocal_expr, 2.0),
+    _special("rsqrt", "``1 / sqrt(x)`` of an f32 tensor (Newton steps from a bit-level "
+             "guess, ``compiler/special.py``).", rsqrt_expr, 2.5),
+    _special("tanh", "``tanh(x)`` of an f32 tensor (a polynomial near 0, else "
+             "``1 - 2 / (exp(2x) + 1)``, ``compiler/special.py``).", tanh_expr, 1.5),
+    _special("sigmoid", "``1 / (1 + exp(-x))`` of an f32 tensor "
+             "(``compiler/special.py``).", sigmoid_expr, 2.5),
 )}
 
 #: Composite names and how many tensor inputs each takes (as registered at import).

@@ -10,7 +10,7 @@ in fp32. Rewriting the generic ops into the fp ops a PCU runs is part of the low
 which floating-point graphs do not reach yet (``compile_graph`` refuses them).
 """
 
-from hw.ops import Op, ReduceOp, OP_TABLE, REDUCE_TABLE
+from hw.ops import FP_OPS, Op, ReduceOp, OP_TABLE, REDUCE_TABLE
 from .errors import CompileError
 from .exprs import Arg, Cast, fold_expr
 from .text import expr_text
@@ -42,7 +42,9 @@ else:
 _INT_ONLY = frozenset({Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SRA})
 _COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, *_ops("FEQ", "FNE", "FLT", "FLE")})
 _KEEP_DTYPE = frozenset(_ops("FMIN", "FMAX", "FABS", "FNEG"))
-_FP_OPS = frozenset(op for op in Op if HAVE_FP and op.value >= Op.FADD.value)
+_FP_OPS = FP_OPS if HAVE_FP else frozenset()
+#: Bit casts: op -> (source dtypes, target dtype); the bits do not change.
+BITCASTS = {Op.ASF32: (("i32",), "f32"), Op.ASI32: (("f32", "bf16"), "i32")}
 
 
 def cast_op(src, dst, rounding="rne", node=None):
@@ -88,6 +90,12 @@ def call_dtype(e, dts, node=None):
     :class:`CompileError` naming ``node`` as :func:`expr_dtype` does."""
     op = e.op
     name = OP_TABLE[op].name
+    if op in BITCASTS:
+        srcs, dst = BITCASTS[op]
+        if dts[0] not in srcs:
+            raise CompileError(f"bit cast {name!r} reads {' or '.join(srcs)}, not {dts[0]}",
+                               node)
+        return dst
     if isinstance(e, Cast) or op in CAST_OPS and op != Op.PASS:
         if op not in CAST_OPS:
             raise CompileError(f"op {name!r} is no cast", node)

@@ -163,4 +163,7 @@ def _composite_type(node, ins):
         if t.dtype != ins[0].dtype:
             raise CompileError(f"{node.kind} inputs must have one dtype, got "
                                f"{ins[0].dtype} and {t.dtype}", name)
+    if op.dtypes is not None and ins and ins[0].dtype not in op.dtypes:
+        raise CompileError(f"{node.kind} takes {' or '.join(op.dtypes)}, not "
+                           f"{ins[0].dtype}; insert cast(x, {op.dtypes[0]!r})", name)
     return TensorType(op.shape(InputShapes(node, [t.shape for t in ins])), ins[0].dtype)

@@ -72,6 +72,14 @@ class _Operators:
         or ``"sr"`` for f32 -> bf16)."""
         return self._cast(dtype, rounding)
 
+    def bitcast(self, dtype):
+        """This word's bits read as ``dtype``: ``"f32"`` from an i32, ``"i32"`` from an
+        f32 or bf16 (ops ``asf32``, ``asi32``; nothing is converted)."""
+        if dtype not in ("f32", "i32"):
+            raise CompileError(f"bitcast to {dtype!r}: the bit casts give 'f32' (from i32) "
+                               f"or 'i32' (from f32 or bf16)")
+        return self._op("asf32" if dtype == "f32" else "asi32", self)
+
 
 class Value(_Operators):
     """A handle on the tensor produced by node ``name`` of ``graph``.

@@ -86,7 +86,7 @@ class FunctionalUnit(wiring.Component):
         shift_out = Mux(left, shifted[::-1], shifted)
 
         with m.Switch(op):
-            with m.Case(Op.PASS):
+            with m.Case(Op.PASS, Op.ASF32, Op.ASI32):
                 m.d.comb += result.eq(a)
             with m.Case(Op.ADD, Op.SUB, Op.MAC, Op.ABS):
                 m.d.comb += result.eq(total[:WORD])

@@ -71,6 +71,9 @@ class Op(enum.Enum, shape=6):
     FTOBF    = 33  # f32 -> bf16, to nearest even
     FTOBF_SR = 34  # f32 -> bf16, stochastic: (a + (c & 0xffff)) truncated; c is the random
                    # source, not an operand of the graph (one-operand cast in the IR)
+    # bit casts: the word passes unchanged, its dtype changes (wiring, every fabric)
+    ASF32    = 35  # i32 bits read as an f32
+    ASI32    = 36  # f32 (or bf16) bits read as an i32
 
 
 class ReduceOp(enum.Enum, shape=3):
@@ -83,7 +86,7 @@ class ReduceOp(enum.Enum, shape=3):
     FMAX = 5
 
 #: The ops of the "fp" op group (a fabric without it leaves them out of its hardware).
-FP_OPS = frozenset(op for op in Op if op.value >= Op.FADD.value)
+FP_OPS = frozenset(op for op in Op if Op.FADD.value <= op.value <= Op.FTOBF_SR.value)
 FP_REDUCE_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX})
 
 CANONICAL_NAN = 0x7FC00000
@@ -234,6 +237,8 @@ OP_TABLE = {
     Op.FTOI:   OpInfo("ftoi",   1, lambda a, b, c: _ftoi(a)),
     Op.FTOBF:  OpInfo("ftobf",  1, lambda a, b, c: ftobf_rne(a)),
     Op.FTOBF_SR: OpInfo("ftobf_sr", 1, lambda a, b, c: ftobf_sr(a, c)),
+    Op.ASF32:  OpInfo("asf32",  1, lambda a, b, c: _wrap(_i64(a))),
+    Op.ASI32:  OpInfo("asi32",  1, lambda a, b, c: _wrap(_i64(a))),
 }
 
 OPS_BY_NAME = {info.name: op for op, info in OP_TABLE.items()}

@@ -34,7 +34,8 @@ def random_inputs(g, seed):
 def example_graph(op):
     """A graph computing composite ``op`` on its example shapes, by its builder method."""
     g = Graph(op.name)
-    ins = [g.input(f"in{i}", shape) for i, shape in enumerate(op.example)]
+    dtype = op.dtypes[0] if op.dtypes else "i32"
+    ins = [g.input(f"in{i}", shape, dtype) for i, shape in enumerate(op.example)]
     g.output("y", getattr(g, op.name)(*ins))
     return g
 
@@ -63,7 +64,9 @@ def test_builder_method_comes_from_the_entry(op):
 @ENTRIES
 def test_builder_method_takes_keywords(op):
     g = Graph(op.name)
-    ins = {p: g.input(f"in{i}", s) for i, (p, s) in enumerate(zip(op.params, op.example))}
+    dtype = op.dtypes[0] if op.dtypes else "i32"
+    ins = {p: g.input(f"in{i}", s, dtype)
+           for i, (p, s) in enumerate(zip(op.params, op.example))}
     y = getattr(g, op.name)(**ins, name="k")
     assert y.node == Composite("k", op.name, tuple(v.name for v in ins.values()))
     with pytest.raises(TypeError, match="missing a required argument"):
@@ -87,6 +90,21 @@ def test_golden_of_entry_equals_golden_of_its_decomposition(op):
     assert not any(isinstance(n, Composite) for n in expanded.nodes.values())
     result = g.outputs["y"]
     assert expanded.type_of(result) == g.type_of(result)
+    if op.ulps is not None:
+        # a floating-point function: its golden model is its decomposition, which
+        # must be within op.ulps of the float64 meaning (tests/compiler/test_special.py
+        # measures it over whole ranges)
+        rng = np.random.default_rng(SEED)
+        x = {"in0": rng.uniform(0.01 if op.name == "rsqrt" else -3, 3,
+                                 op.example[0]).astype(np.float32)}
+        got = run_graph(pipeline(g), x)["y"]
+        assert np.array_equal(got, run_graph(g, x)["y"])
+        want = op.meaning(x["in0"].astype(np.float64))
+        step = np.spacing(np.abs(want.astype(np.float32))).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            err = np.abs(got - want) / step
+        assert np.nanmax(err) <= op.ulps and not np.isnan(err[~np.isnan(want)]).any()
+        return
     for seed in range(SEED, SEED + 5):
         inputs = random_inputs(g, seed)
         want = run_graph(g, inputs)
@@ -125,7 +143,8 @@ def test_new_entry_needs_nothing_else(twice):
                 "node 'twice1': twice takes 1 input, got 2")
     check_error(lambda: g.composite("thrice", x),
                 "node 'thrice0': unknown composite kind 'thrice'; known kinds are matmul, "
-                "linear, gemv, conv1d, relu, outer, twice")
+                "linear, gemv, conv1d, relu, outer, exp, reciprocal, rsqrt, tanh, sigmoid, "
+                "twice")
     builder = with_composite_methods(type("B", (Builder,), {}))
     assert builder.twice.__doc__ == "``x + x``."
     assert list(inspect.signature(builder.twice).parameters) == ["self", "x", "name"]

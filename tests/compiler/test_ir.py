@@ -159,7 +159,7 @@ def test_compile_error_names_node():
     (lambda g: g.map("frob", "a"),
      "unknown op 'frob'; known ops are pass, add, sub, mul, mac, min, max, and, or, xor, "
      "shl, shr, sra, eq, ne, lt, le, select, abs, fadd, fsub, fmul, fmac, fmin, fmax, feq, "
-     "fne, flt, fle, fabs, fneg, itof, ftoi, ftobf, ftobf_sr"),
+     "fne, flt, fle, fabs, fneg, itof, ftoi, ftobf, ftobf_sr, asf32, asi32"),
     (lambda g: g.map("add", 1, 2), "map needs at least one tensor input"),
     (lambda g: g.map(lambda a: "x", "a"), "map function must return an expression, not 'x'"),
     (lambda g: g.map(lambda a: a + 2 ** 31, "a"),
@@ -192,7 +192,7 @@ def test_compile_error_names_node():
     (lambda g: g.outer("m", "a"), "node 'outer0': outer needs a of rank 1, got [2,3] from 'm'"),
     (lambda g: g.composite("conv9", "a"),
      "node 'conv90': unknown composite kind 'conv9'; known kinds are matmul, linear, gemv, "
-     "conv1d, relu, outer"),
+     "conv1d, relu, outer, exp, reciprocal, rsqrt, tanh, sigmoid"),
     (lambda g: g.composite("relu", "a", "b"), "node 'relu0': relu takes 1 input, got 2"),
     (lambda g: g.reduce("add", "nope"), "expected a value of graph 'e', not 'nope'"),
     (lambda g: g.relu(Graph("other").input("q", (1,))),

@@ -132,7 +132,7 @@ def test_base_document_loads():
     ("/nodes/0", 5, "/nodes/0: expected a node object, got 5"),
     ("/nodes/0/kind", "fft", "/nodes/0/kind: unknown node kind \"fft\"; expected one of "
      "'input', 'iota', 'const', 'view', 'map', 'reduce', 'fold', 'scan', 'matmul', 'linear', 'gemv', "
-     "'conv1d', 'relu', 'outer'"),
+     "'conv1d', 'relu', 'outer', 'exp', 'reciprocal', 'rsqrt', 'tanh', 'sigmoid'"),
     ("/nodes/0/shape", DELETE, "/nodes/0: missing 'shape' for a input node"),
     ("/nodes/0/shape", [4, 0], "/nodes/0/shape/1: expected a positive integer, got 0"),
     ("/nodes/0/shape", [4.0], "/nodes/0/shape/0: expected a positive integer, got 4.0"),
@@ -149,7 +149,7 @@ def test_base_document_loads():
      "'pass', 'add', 'sub', 'mul', 'mac', 'min', 'max', 'and', 'or', 'xor', 'shl', 'shr', "
      "'sra', 'eq', 'ne', 'lt', 'le', 'select', 'abs', 'fadd', 'fsub', 'fmul', 'fmac', 'fmin', "
      "'fmax', 'feq', 'fne', 'flt', 'fle', 'fabs', 'fneg', 'itof', 'ftoi', 'ftobf', "
-     "'ftobf_sr'"),
+     "'ftobf_sr', 'asf32', 'asi32'"),
     ("/nodes/2/expr/1/1", "x", "/nodes/2/expr/1/1: expected an input reference like \"$0\", "
                                "got \"x\""),
     ("/nodes/2/expr/2", 2 ** 31, "/nodes/2/expr/2: expected an i32 integer, got 2147483648"),

@@ -8,7 +8,7 @@ import numpy as np
 from hw.fu import FunctionalUnit
 from hw.ops import Op, OP_TABLE, FP_OPS, apply_op, INT32_MIN, INT32_MAX
 
-INT_OPS = [op for op in Op if op not in FP_OPS]
+INT_OPS = [op for op in Op if op not in FP_OPS]     # the bit casts included
 #: binary32 bit patterns: 1.5, -2.25, +0, -0, +inf, NaN, a subnormal, 3
 FLOATS = [0x3FC00000, -0x3FF00000, 0, -(2 ** 31), 0x7F800000, 0x7FC00000, 1, 3]
 
