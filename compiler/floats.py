@@ -20,7 +20,6 @@ are left as they are. The golden model runs the same pass, so both see one meani
 
 from hw.ops import Op, ReduceOp
 from .dtypes import call_dtype
-from .errors import CompileError
 from .exprs import Arg, Call, Cast, fold_expr
 from .ir import Graph
 from .nodes import Map, Reduce, Fold, Scan
@@ -50,10 +49,6 @@ def _rewrite(expr, in_dtypes, node):
         operand_dts = dts[1:] if e.op == Op.SELECT else dts
         float_operands = bool(operand_dts) and operand_dts[0] in FLOAT_DTYPES
         if isinstance(e, Cast):
-            if e.op == Op.FTOBF_SR:
-                raise CompileError("stochastic rounding (cast(x, 'bf16', rounding='sr')) is "
-                                   "not built yet: the per-lane random source it needs is "
-                                   "missing; use rounding='rne'", node)
             new = Cast(e.op, args)
         elif float_operands and e.op in FP_OF:
             new = Call(FP_OF[e.op], args)

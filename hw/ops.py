@@ -26,7 +26,8 @@ from amaranth.lib import enum
 
 __all__ = ["Op", "ReduceOp", "OpInfo", "OP_TABLE", "OPS_BY_NAME", "REDUCE_TABLE",
            "REDUCE_BY_NAME", "wrap32", "apply_op", "apply_reduce", "reduce_identity", "FP_OPS",
-           "FP_REDUCE_OPS", "CANONICAL_NAN", "ftobf_rne", "ftobf_sr"]
+           "FP_REDUCE_OPS", "CANONICAL_NAN", "ftobf_rne", "ftobf_sr", "SR_TAPS",
+           "sr_seed", "sr_step", "sr_bits"]
 
 INT32_MIN = -(2 ** 31)
 INT32_MAX = 2 ** 31 - 1
@@ -179,6 +180,37 @@ def _ftobf(a, c):
     nan = (u & 0x7FFFFFFF) > 0x7F800000
     r = (u + c) & 0xFFFF0000
     return np.where(nan, CANONICAL_NAN, _wrap(r)).astype(np.int32)
+
+
+#: Stochastic rounding's random source: one 16-bit Galois LFSR per lane of each stage,
+#: taps 0xb400 (x^16 + x^14 + x^13 + x^11 + 1, maximal length). Reset when the PCU
+#: starts to ``sr_seed(seed, lane)`` (``seed``: the low 16 bits of the stage immediate);
+#: each iteration that passes a stage running ``FTOBF_SR`` uses the state as its random
+#: bits, then advances it one step (:func:`sr_step`).
+SR_TAPS = 0xB400
+SR_LANE_STRIDE = 0x9E37
+
+
+def sr_seed(seed, lane):
+    """The LFSR state of ``lane`` after a start: never zero."""
+    return ((seed & 0xFFFF) ^ ((lane * SR_LANE_STRIDE + 1) & 0xFFFF)) | 1
+
+
+def sr_step(state):
+    """One step of the LFSR (ints or integer arrays)."""
+    state = np.asarray(state, dtype=np.int64)
+    return (state >> 1) ^ np.where(state & 1, SR_TAPS, 0)
+
+
+def sr_bits(iterations, lanes, seed=0):
+    """The random bits every lane uses for ``iterations`` successive iterations:
+    an int64 array of shape ``(iterations, lanes)``."""
+    out = np.empty((iterations, lanes), dtype=np.int64)
+    state = np.array([sr_seed(seed, lane) for lane in range(lanes)], dtype=np.int64)
+    for k in range(iterations):
+        out[k] = state
+        state = sr_step(state)
+    return out
 
 
 def ftobf_rne(a):

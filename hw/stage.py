@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from .fu import FunctionalUnit
 from .layouts import Src, WORD, pcu_layout
 from .links import vector_layout
+from .ops import Op, SR_LANE_STRIDE, SR_TAPS
 
 __all__ = ["Stage", "context_layout", "registers_layout", "stage_layout", "pick"]
 
@@ -135,6 +136,8 @@ class Stage(wiring.Component):
                  [vins[k * p.lanes + i] for k in range(p.pcu_vec_in)] + [lane0[i], acc[i]]
                  for i in range(p.lanes)]
         a, b, c = (self._operand(m, j, words) for j in range(3))
+        if p.fp:
+            c = self._random_bits(m, c)
         result = Signal(vector_layout(p.lanes))
         for i in range(p.lanes):
             fu = m.submodules[f"fu{i}"] = FunctionalUnit(fp=p.fp)
@@ -145,6 +148,25 @@ class Stage(wiring.Component):
             m.d.sync += self.o.regs[r].eq(Mux(self.cfg.dest == r, result, keep))
         m.d.sync += [self.o.ctx.eq(self.i.ctx), self.o.valid.eq(self.i.valid & ~self.flush)]
         return m
+
+    def _random_bits(self, m, c):
+        """Operand ``c`` per lane, replaced by the lane's LFSR state while the stage runs
+        ``FTOBF_SR`` (stochastic rounding, :data:`hw.ops.SR_TAPS`). The LFSRs restart
+        at ``flush`` from the stage immediate and the lane index, and step once per
+        valid iteration of an ``FTOBF_SR`` stage."""
+        p = self._p
+        sr = self.cfg.op == Op.FTOBF_SR
+        out = []
+        for i in range(p.lanes):
+            state = Signal(16, name=f"lfsr{i}")
+            seed = (self.cfg.imm[:16] ^ ((i * SR_LANE_STRIDE + 1) & 0xFFFF)) | 1
+            step = (state >> 1) ^ Mux(state[0], SR_TAPS, 0)
+            with m.If(self.flush):
+                m.d.sync += state.eq(seed)
+            with m.Elif(self.i.valid & sr):
+                m.d.sync += state.eq(step)
+            out.append(Mux(sr, state, c[i]))
+        return out
 
     def _operand(self, m, j, words):
         """Per-lane values of operand ``j``; ``words[i]`` lists lane ``i``'s registers,

@@ -29,7 +29,7 @@ That order depends on the fabric's lanes, which ``run_graph`` then needs.
 import numpy as np
 
 from hw.errors import TerrazzoError
-from hw.ops import FP_REDUCE_OPS, REDUCE_TABLE, apply_op, apply_reduce, wrap32
+from hw.ops import FP_REDUCE_OPS, REDUCE_TABLE, Op, apply_op, apply_reduce, sr_bits, wrap32
 from compiler.composites import COMPOSITES
 from compiler.floats import lower_floats
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
@@ -81,12 +81,36 @@ def _check_inputs(graph, inputs):
     return arrays
 
 
-def eval_expr(expr, args):
+def eval_expr(expr, args, lanes=None):
     """Evaluate an IR expression over the int32 arrays ``args`` (without recursion; a
-    subexpression shared in ``expr`` is evaluated once)."""
+    subexpression shared in ``expr`` is evaluated once). A stochastic rounding
+    (``ftobf_sr``) takes its random bits from the lanes' LFSRs as a map of ``args[0]``'s
+    shape sees them, which needs ``lanes``."""
     def leaf(e):
         return args[e.index] if isinstance(e, Arg) else np.int32(e.value)
-    return fold_expr(expr, leaf, lambda e, values: apply_op(e.op, *values))
+
+    def call(e, values):
+        if e.op == Op.FTOBF_SR:
+            if lanes is None:
+                raise InputError("stochastic rounding draws its random bits per lane; "
+                                 "pass lanes= to run_graph")
+            shape = np.shape(args[0]) if args else np.shape(values[0])
+            return apply_op(e.op, values[0], 0, _random_bits(shape, lanes))
+        return apply_op(e.op, *values)
+    return fold_expr(expr, leaf, call)
+
+
+def _random_bits(shape, lanes):
+    """The random bits of stochastic rounding for each element of a map of ``shape``:
+    element ``(..., j)`` is lane ``j % lanes`` of the map's iteration ``(row, j //
+    lanes)`` in row-major order, the lanes' LFSRs started from seed 0
+    (:func:`hw.ops.sr_bits`)."""
+    shape = tuple(shape) or (1,)
+    n = shape[-1]
+    rows = int(np.prod(shape[:-1], dtype=np.int64))
+    blocks = -(-n // lanes)
+    bits = sr_bits(rows * blocks, lanes).reshape(rows, blocks * lanes)[:, :n]
+    return bits.reshape(shape)
 
 
 def _lane_tree(fn, x):
@@ -188,7 +212,7 @@ def _evaluate(node, args, lanes):
     if isinstance(node, View):
         return _view(node, args[0])
     if isinstance(node, Map):
-        out = eval_expr(node.expr, args)
+        out = eval_expr(node.expr, args, lanes)
         return np.array(np.broadcast_to(out, args[0].shape), dtype=np.int32)
     if isinstance(node, (Reduce, Fold, Scan)) and node.op in FP_REDUCE_OPS:
         if lanes is None:

@@ -266,7 +266,7 @@ def build_parser():
 
     v = sub.add_parser("verilog", help="write the Verilog of a fabric and print a summary")
     v.add_argument("--fabric", default="small",
-                   help="preset (tiny, small, plasticine) or a .toml file (default: small)")
+                   help="preset (tiny, small, small-fp, plasticine) or a .toml file (default: small)")
     v.add_argument("-o", "--output", required=True, help="Verilog file to write")
     v.set_defaults(func=cmd_verilog)
 

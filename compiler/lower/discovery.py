@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from hw.ops import Op, ReduceOp
 from ..errors import CompileError
-from ..ir import Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call, expr_text
+from ..ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call, expr_text,
+                  fold_expr)
 
 __all__ = ["KernelSpec", "InputStep", "OutputStep", "Kernels", "find_kernels"]
 
@@ -89,11 +90,15 @@ def find_kernels(g):
     out_refs = set(g.outputs.values())
 
     def fused(name):
-        """Whether map ``name`` is the body of the reduction that is its only reader."""
+        """Whether map ``name`` is the body of the reduction that is its only reader.
+
+        Not when it rounds stochastically: its random bits follow the row-major order
+        of a map's own iterations (docs/hardware.md), which a reduction's loops need
+        not keep."""
         readers = users[name]
         return (name not in out_refs and len(readers) == 1 and
                 isinstance(g.nodes[readers[0]], (Reduce, Fold, Scan)) and
-                g.nodes[readers[0]].input == name)
+                g.nodes[readers[0]].input == name and not _rounds_stochastically(g.nodes[name]))
 
     steps = []
     for name in g.topological_order():
@@ -133,6 +138,11 @@ def _reduction(g, node, body):
                 KernelSpec(node.name, (partial,), combine, shape)]
     kind = "scan" if isinstance(node, Scan) else "reduce"
     return [KernelSpec(node.name, inputs, expr, shape, kind, node.op, node.axis)]
+
+
+def _rounds_stochastically(node):
+    return fold_expr(node.expr, lambda e: False,
+                     lambda e, subs: e.op == Op.FTOBF_SR or any(subs))
 
 
 def _shape(g, name):
