@@ -113,11 +113,15 @@ def _check_fp(g, p):
                                f"['int', 'fp'], such as 'small-fp'", name)
 
 
-def compile_graph(graph, p, *, seed=0, effort=1.0):
-    """Compile ``graph`` for fabric ``p``. Raises :class:`CompileError` on any failure."""
+def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0):
+    """Compile ``graph`` for fabric ``p``. ``sr_seed`` (0 .. 65535) seeds the LFSRs of
+    stochastic rounding (the manifest's report records it for the golden model).
+    Raises :class:`CompileError` on any failure."""
+    if not isinstance(sr_seed, int) or isinstance(sr_seed, bool) or not 0 <= sr_seed < 1 << 16:
+        raise CompileError(f"sr_seed must be an integer in [0, 65535], not {sr_seed!r}")
     g = pipeline(graph)
     _check_fp(g, p)
-    lowered = lower(g, p)
+    lowered = lower(g, p, sr_seed=sr_seed)
     lowered.netlist.validate(p)
     placement = place(lowered.netlist, p, seed=seed, effort=effort)
     routing = route(lowered.netlist, placement, p)
@@ -147,6 +151,7 @@ def compile_graph(graph, p, *, seed=0, effort=1.0):
         "longest_route": longest,
         "routing_iterations": routing.iterations,
         "placement_wirelength": placement.wirelength,
+        "sr_seed": sr_seed,
         "compute_bound": compute,
         "io_bound": io,
         "kernels": [{"name": k.name, "mode": k.mode.name.lower(), "iterations": k.iterations,

@@ -239,8 +239,12 @@ def golden_outputs(manifest, tensors):
     if not manifest.source:
         raise RunError("the manifest carries no graph to check against")
     graph = graph_from_json(manifest.source)
+    sr_seed = manifest.report.get("sr_seed", 0)
+    if not isinstance(sr_seed, int) or isinstance(sr_seed, bool) or not 0 <= sr_seed < 1 << 16:
+        raise RunError(f"the manifest's report.sr_seed must be an integer in [0, 65535], "
+                       f"not {sr_seed!r}")
     return run_graph(graph, {k: np.asarray(v) for k, v in tensors.items()},
-                     lanes=manifest.lanes)
+                     lanes=manifest.lanes, sr_seed=sr_seed)
 
 
 def compare(expected, got):

@@ -81,7 +81,7 @@ def _check_inputs(graph, inputs):
     return arrays
 
 
-def eval_expr(expr, args, lanes=None):
+def eval_expr(expr, args, lanes=None, sr_seed=0):
     """Evaluate an IR expression over the int32 arrays ``args`` (without recursion; a
     subexpression shared in ``expr`` is evaluated once). A stochastic rounding
     (``ftobf_sr``) takes its random bits from the lanes' LFSRs as a map of ``args[0]``'s
@@ -95,21 +95,21 @@ def eval_expr(expr, args, lanes=None):
                 raise InputError("stochastic rounding draws its random bits per lane; "
                                  "pass lanes= to run_graph")
             shape = np.shape(args[0]) if args else np.shape(values[0])
-            return apply_op(e.op, values[0], 0, _random_bits(shape, lanes))
+            return apply_op(e.op, values[0], 0, _random_bits(shape, lanes, sr_seed))
         return apply_op(e.op, *values)
     return fold_expr(expr, leaf, call)
 
 
-def _random_bits(shape, lanes):
+def _random_bits(shape, lanes, seed=0):
     """The random bits of stochastic rounding for each element of a map of ``shape``:
     element ``(..., j)`` is lane ``j % lanes`` of the map's iteration ``(row, j //
-    lanes)`` in row-major order, the lanes' LFSRs started from seed 0
+    lanes)`` in row-major order, the lanes' LFSRs started from ``seed``
     (:func:`hw.ops.sr_bits`)."""
     shape = tuple(shape) or (1,)
     n = shape[-1]
     rows = int(np.prod(shape[:-1], dtype=np.int64))
     blocks = -(-n // lanes)
-    bits = sr_bits(rows * blocks, lanes).reshape(rows, blocks * lanes)[:, :n]
+    bits = sr_bits(rows * blocks, lanes, seed).reshape(rows, blocks * lanes)[:, :n]
     return bits.reshape(shape)
 
 
@@ -199,7 +199,7 @@ def _composite(node, args):
     return wrap32(meaning(*(x.astype(np.int64) for x in args)))
 
 
-def _evaluate(node, args, lanes):
+def _evaluate(node, args, lanes, sr_seed=0):
     if isinstance(node, Input):
         raise AssertionError("inputs are bound before evaluation")
     if isinstance(node, Iota):
@@ -212,7 +212,7 @@ def _evaluate(node, args, lanes):
     if isinstance(node, View):
         return _view(node, args[0])
     if isinstance(node, Map):
-        out = eval_expr(node.expr, args, lanes)
+        out = eval_expr(node.expr, args, lanes, sr_seed)
         return np.array(np.broadcast_to(out, args[0].shape), dtype=np.int32)
     if isinstance(node, (Reduce, Fold, Scan)) and node.op in FP_REDUCE_OPS:
         if lanes is None:
@@ -240,13 +240,15 @@ def _evaluate(node, args, lanes):
     raise TypeError(f"not a node: {node!r}")
 
 
-def run_graph(graph, inputs, *, lanes=None):
+def run_graph(graph, inputs, *, lanes=None, sr_seed=0):
     """Evaluate ``graph`` on ``inputs`` (input name to array); returns output name to
     array: int32 for an i32 output, float32 for f32 and bf16.
 
     An i32 input takes an integer array of values in i32; an f32 or bf16 input a float
     array, rounded to f32 (and then bf16) to nearest even. ``lanes`` (the fabric's) sets
-    the order of floating-point reductions, which need it (see the module).
+    the order of floating-point reductions and the random bits of stochastic rounding,
+    which need it (see the module); ``sr_seed`` is the seed the program was compiled
+    with (``compile_graph(..., sr_seed=)``).
 
     The graph is checked first (:class:`~compiler.errors.CompileError` if invalid).
     Raises :class:`InputError` when an input is missing, unknown, of the wrong dtype or
@@ -265,7 +267,7 @@ def run_graph(graph, inputs, *, lanes=None):
     for name in order:
         if name in needed:
             node = graph.nodes[name]
-            out = _evaluate(node, [values[n] for n in operands(node)], lanes)
+            out = _evaluate(node, [values[n] for n in operands(node)], lanes, sr_seed)
             assert out.dtype == np.int32 and out.shape == graph.type_of(name).shape, name
             values[name] = out
     return {out: tensor_values(values[ref], graph.type_of(ref).dtype).copy()

@@ -70,10 +70,10 @@ def _load_graph(path):
         raise CliError(str(e)) from None
 
 
-def _compile(graph, p, seed):
+def _compile(graph, p, seed, sr_seed=0):
     from compiler.compile import compile_graph
     try:
-        return compile_graph(graph, p, seed=seed)
+        return compile_graph(graph, p, seed=seed, sr_seed=sr_seed)
     except CompileError as e:
         raise CliError(str(e)) from None
 
@@ -92,7 +92,7 @@ def cmd_compile(args):
         files.append(Output(args.report_png, outputs.PNG, "--report-png"))
     outputs.check(files, [Input(args.graph, "input graph"), _fabric_input(args.fabric)])
     t0 = time.monotonic()
-    result = _compile(graph, p, args.seed)
+    result = _compile(graph, p, args.seed, args.sr_seed)
     elapsed = time.monotonic() - t0
     data = [result.bitstream, result.manifest.to_json()]
     if args.report_png:
@@ -275,6 +275,8 @@ def build_parser():
     c.add_argument("--fabric", default="small", help="preset or .toml file (default: small)")
     c.add_argument("-o", "--output", help="bitstream file OUT.tzb (manifest: OUT.json)")
     c.add_argument("--seed", type=int, default=0, help="placement seed (default: 0)")
+    c.add_argument("--sr-seed", type=int, default=0,
+                   help="seed of the stochastic-rounding LFSRs, 0..65535 (default: 0)")
     c.add_argument("--report-png", metavar="PNG", help="draw placement and routes to PNG")
     c.add_argument("--print-ir", action="store_true",
                    help="print the text IR after each pass, the placement and the routes")

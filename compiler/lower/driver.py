@@ -18,22 +18,24 @@ from .tensors import Tensors
 __all__ = ["lower"]
 
 
-def lower(graph, p):
+def lower(graph, p, *, sr_seed=0):
     """Lower a graph that went through ``passes.pipeline`` to a :class:`Lowered` for
-    fabric ``p``. The graph is only read.
+    fabric ``p``; stages that round stochastically seed their LFSRs with ``sr_seed``.
+    The graph is only read.
 
     Raises :class:`~compiler.errors.CompileError` naming the node at fault when the
     graph needs more than the fabric has or reads a tensor in a way no unit can."""
     tensors = Tensors(graph)
-    return _Lowering(p, tensors).run(find_kernels(graph))
+    return _Lowering(p, tensors, sr_seed).run(find_kernels(graph))
 
 
 class _Lowering:
     """The state of one lowering: the tensors known, the streams they travel on, the
     units and nets built so far."""
 
-    def __init__(self, p, tensors):
+    def __init__(self, p, tensors, sr_seed=0):
         self.p = p
+        self.sr_seed = sr_seed
         self.tensors = tensors
         self.nets = NetBuilder()
         self.streams = {}       # tensor -> [Stream]
@@ -111,7 +113,7 @@ class _Lowering:
     def place(self, kernel):
         """Schedule and partition ``kernel`` onto a chain of PCUs, wire their inputs and
         record the streams of its result; returns the kernel with its PCUs."""
-        parts = partition(schedule(kernel.expr), kernel, self.p).parts
+        parts = partition(schedule(kernel.expr), kernel, self.p, sr_seed=self.sr_seed).parts
         names, prev = [], None
         for k, part in enumerate(parts):
             name = self.nets.vunit(f"pcu:{kernel.name}" + (f"/{k}" if len(parts) > 1 else ""),

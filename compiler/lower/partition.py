@@ -61,9 +61,10 @@ class Partition:
         return "".join(f"part {k}: {part.to_text()}\n" for k, part in enumerate(self.parts))
 
 
-def partition(sched, kernel, p):
+def partition(sched, kernel, p, *, sr_seed=0):
     """Split ``sched`` (the :class:`~.schedule.Schedule` of ``kernel``'s body) over the
-    PCUs of fabric ``p``: a :class:`Partition`.
+    PCUs of fabric ``p``: a :class:`Partition`. A stage rounding stochastically
+    (``ftobf_sr``) gets ``sr_seed`` as its immediate, the seed of its LFSRs.
 
     Raises :class:`CompileError` giving needed and available resources when no sequence
     of legal cuts fits."""
@@ -83,7 +84,8 @@ def partition(sched, kernel, p):
             if end < n and (len(live) != 1 or
                             (carry is not None and any(u >= end for u in uses[carry]))):
                 continue
-            part = _build_part(steps, start, end, kernel, p, live[0] if end < n else n - 1)
+            part = _build_part(steps, start, end, kernel, p, live[0] if end < n else n - 1,
+                               sr_seed)
             if part is not None:
                 best = (end, part, live[0] if end < n else None)
                 break
@@ -133,7 +135,7 @@ def _max_live(steps, start, end):
     return best
 
 
-def _build_part(steps, start, end, kernel, p, result_step):
+def _build_part(steps, start, end, kernel, p, result_step, sr_seed=0):
     """Steps ``start .. end-1`` as one :class:`Part` whose result is step
     ``result_step``, or None when they do not fit one PCU."""
     if end - start > p.stages:
@@ -159,6 +161,8 @@ def _build_part(steps, start, end, kernel, p, result_step):
         srcs = tuple(_source(a, start, kernel, vins, sins, reg_of) for a in args)
         # scheduling left at most one distinct immediate per step
         imm = next((v for kind, v in reversed(args) if kind == "imm"), 0)
+        if steps[j].op == Op.FTOBF_SR:
+            imm = sr_seed
         stages.append(Stage(steps[j].op, srcs, imm, reg_of[j]))
     return Part(tuple(stages), tuple(vins), tuple(sins), reg_of[result_step])
 
