@@ -35,7 +35,7 @@ if HAVE_FP:
     #: Rounding modes of an f32 -> bf16 cast.
     ROUNDINGS = {"rne": Op.FTOBF, "sr": Op.FTOBF_SR}
     #: The floating-point reductions.
-    REDUCE_FP_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX})
+    REDUCE_FP_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX, ReduceOp.KADD})
 else:
     CAST_OPS, ROUNDINGS, REDUCE_FP_OPS = {}, {"rne": None, "sr": None}, frozenset()
 
@@ -163,5 +163,5 @@ def reduce_dtype(op, dtype, node=None):
         if dtype not in FLOAT_DTYPES:
             raise CompileError(f"reduction {REDUCE_TABLE[op][0]!r} works on f32 and "
                                f"bf16, not {dtype}", node)
-        return "f32" if op == ReduceOp.FADD else dtype
+        return "f32" if op in (ReduceOp.FADD, ReduceOp.KADD) else dtype
     return dtype

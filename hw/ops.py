@@ -85,10 +85,12 @@ class ReduceOp(enum.Enum, shape=3):
     FADD = 3
     FMIN = 4
     FMAX = 5
+    KADD = 6     # compensated (Kahan) fp32 sum: across lanes as FADD, in the accumulator
+                 # with a compensation term per lane
 
 #: The ops of the "fp" op group (a fabric without it leaves them out of its hardware).
 FP_OPS = frozenset(op for op in Op if Op.FADD.value <= op.value <= Op.FTOBF_SR.value)
-FP_REDUCE_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX})
+FP_REDUCE_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX, ReduceOp.KADD})
 
 CANONICAL_NAN = 0x7FC00000
 POS_INF = 0x7F800000
@@ -282,6 +284,9 @@ REDUCE_TABLE = {
     ReduceOp.FADD: ("fadd", NEG_ZERO, lambda x, y: _fp(np.add)(x, y)),
     ReduceOp.FMIN: ("fmin", POS_INF,  lambda x, y: _fmin(x, y)),
     ReduceOp.FMAX: ("fmax", NEG_INF,  lambda x, y: _fmax(x, y)),
+    # combining two values (the tree, a fold's init) is a plain sum; the compensation
+    # lives in the accumulator (sim/golden.py, docs/hardware.md)
+    ReduceOp.KADD: ("kadd", NEG_ZERO, lambda x, y: _fp(np.add)(x, y)),
 }
 
 REDUCE_BY_NAME = {name: op for op, (name, _, _) in REDUCE_TABLE.items()}

@@ -20,7 +20,8 @@ def combine(m, op, x, y, *, fp=False, name=None):
     """
     z = Signal(signed(WORD), name=name)
     if fp:
-        is_fp = (op == ReduceOp.FADD) | (op == ReduceOp.FMIN) | (op == ReduceOp.FMAX)
+        is_fp = (op == ReduceOp.FADD) | (op == ReduceOp.FMIN) | (op == ReduceOp.FMAX) | \
+            (op == ReduceOp.KADD)
         # operands held at zero while an integer op runs, so nothing toggles inside
         fx, fy = Mux(is_fp, x, 0), Mux(is_fp, y, 0)
         fsum = fpu.fadd(m, fx, fy, name=f"{name}_fadd" if name else None)
@@ -36,7 +37,7 @@ def combine(m, op, x, y, *, fp=False, name=None):
         with m.Case(ReduceOp.MAX):
             m.d.comb += z.eq(Mux(x < y, y, x))
         if fp:
-            with m.Case(ReduceOp.FADD):
+            with m.Case(ReduceOp.FADD, ReduceOp.KADD):
                 m.d.comb += z.eq(fsum)
             with m.Case(ReduceOp.FMIN):
                 m.d.comb += z.eq(cmp.min)
@@ -52,8 +53,8 @@ def identity(op):
     ``-0.0`` for ``FADD`` (``-0 + x`` is ``x`` for every ``x``, ``+0`` included), ``+inf``
     for ``FMIN``, ``-inf`` for ``FMAX``."""
     value = Mux(op == ReduceOp.MIN, INT32_MAX, Mux(op == ReduceOp.MAX, INT32_MIN, 0))
-    for fop, e in ((ReduceOp.FADD, NEG_ZERO), (ReduceOp.FMIN, POS_INF),
-                   (ReduceOp.FMAX, NEG_INF)):
+    for fop, e in ((ReduceOp.FADD, NEG_ZERO), (ReduceOp.KADD, NEG_ZERO),
+                   (ReduceOp.FMIN, POS_INF), (ReduceOp.FMAX, NEG_INF)):
         value = Mux(op == fop, e, value)
     return value
 
@@ -165,11 +166,26 @@ class Accumulator(wiring.Component):
         m.d.comb += [scan.x[i].eq(Mux(self.mask[i], self.r[i], e)) for i in range(n)]
 
         lane = self.mode == AccMode.LANE
-        out = []
+        kahan = self._fp
+        if kahan:
+            # compensated sums (KADD, LANE and TREE): y = v - c; t = acc + y;
+            # c' = (t - acc) - y, one compensation term per lane (TREE: lane 0's)
+            comp = Signal(vector_layout(n))
+            use = (self.op == ReduceOp.KADD) & (self.mode != AccMode.SCAN) & ~self.fresh
+        out, comp_new = [], []
         for i in range(n):
             x = Mux(self.fresh, e, Mux(lane, self.acc[i], self.acc[0]))
-            out.append(combine(m, self.op, x, Mux(lane, self.r[i], scan.y[i]), fp=self._fp,
-                               name=f"out{i}"))
+            v = Mux(lane, self.r[i], scan.y[i])
+            if kahan:
+                c = Mux(use, Mux(lane, comp[i], comp[0]), 0)
+                v = Mux(use, fpu.fadd(m, v, c, subtract=1, name=f"kahan_y{i}"), v)
+            t = combine(m, self.op, x, v, fp=self._fp, name=f"out{i}")
+            out.append(t)
+            if kahan:
+                moved = fpu.fadd(m, Mux(use, t, 0), Mux(use, x, 0), subtract=1,
+                                 name=f"kahan_d{i}")
+                comp_new.append(fpu.fadd(m, moved, Mux(use, v, 0), subtract=1,
+                                         name=f"kahan_c{i}"))
 
         new = Signal(vector_layout(n))
         with m.Switch(self.mode):
@@ -188,4 +204,13 @@ class Accumulator(wiring.Component):
             m.d.sync += self.acc.eq(0)
         with m.Elif(self.valid):
             m.d.sync += self.acc.eq(new)
+        if kahan:
+            is_kadd = (self.op == ReduceOp.KADD) & (self.mode != AccMode.SCAN)
+            with m.If(self.clear | ~is_kadd):
+                m.d.sync += comp.eq(0)
+            with m.Elif(self.valid):
+                with m.If(lane):
+                    m.d.sync += [comp[i].eq(comp_new[i]) for i in range(n)]
+                with m.Else():
+                    m.d.sync += [comp.eq(0), comp[0].eq(comp_new[-1])]
         return m

@@ -20,6 +20,8 @@ their reductions follow the hardware's order exactly, so that results are bit-ex
   lanes of the last block give the identity: ``-0.0`` for a sum, ``+inf`` for a min,
   ``-inf`` for a max), then the blocks combined one after another in order;
 * along any other axis, element after element in order (one accumulator per lane);
+* `kadd` (compensated) combines the same terms in the same order with a Kahan
+  compensation term (`_kahan`); inside a vector and in a scan it is a plain sum;
 * a scan, per block of ``lanes``: the Sklansky prefix network, each element combined
   with the running total of the blocks before.
 
@@ -29,7 +31,8 @@ That order depends on the fabric's lanes, which ``run_graph`` then needs.
 import numpy as np
 
 from hw.errors import TerrazzoError
-from hw.ops import FP_REDUCE_OPS, REDUCE_TABLE, Op, apply_op, apply_reduce, sr_bits, wrap32
+from hw.ops import (FP_REDUCE_OPS, OP_TABLE, REDUCE_TABLE, Op, ReduceOp, apply_op, apply_reduce,
+                    sr_bits, wrap32)
 from compiler.composites import COMPOSITES
 from compiler.floats import lower_floats
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
@@ -135,14 +138,31 @@ def _fp_reduce(op, x, axis, lanes):
     fn, e = REDUCE_TABLE[op][2], REDUCE_TABLE[op][1]
     if axis == x.ndim - 1:
         trees = _lane_tree(fn, _blocks(op, x, lanes))
-        acc = np.full(trees.shape[:-1], e, np.int32)
-        for k in range(trees.shape[-1]):
-            acc = fn(acc, trees[..., k])
-        return acc
-    x = np.moveaxis(x, axis, 0)
-    acc = np.full(x.shape[1:], e, np.int32)
-    for k in range(x.shape[0]):
-        acc = fn(acc, x[k])
+        terms = [trees[..., k] for k in range(trees.shape[-1])]
+    else:
+        x = np.moveaxis(x, axis, 0)
+        terms = [x[k] for k in range(x.shape[0])]
+    if op == ReduceOp.KADD:
+        return _kahan(terms)
+    acc = np.full(terms[0].shape, e, np.int32)
+    for t in terms:
+        acc = fn(acc, t)
+    return acc
+
+
+def _kahan(terms):
+    """Compensated sum of ``terms`` in order, as the accumulator computes it: the first
+    term starts the sum with no compensation, then ``y = v - c; t = acc + y;
+    c = (t - acc) - y; acc = t``."""
+    add = REDUCE_TABLE[ReduceOp.FADD][2]
+    sub = OP_TABLE[Op.FSUB].fn
+    acc = add(np.full(terms[0].shape, REDUCE_TABLE[ReduceOp.FADD][1], np.int32), terms[0])
+    c = np.zeros(terms[0].shape, np.int32)
+    for v in terms[1:]:
+        y = sub(v, c, 0)
+        t = add(acc, y)
+        c = sub(sub(t, acc, 0), y, 0)
+        acc = t
     return acc
 
 

@@ -18,7 +18,8 @@ from ..ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, C
 __all__ = ["KernelSpec", "InputStep", "OutputStep", "Kernels", "find_kernels"]
 
 _REDUCE_TO_OP = {ReduceOp.ADD: Op.ADD, ReduceOp.MIN: Op.MIN, ReduceOp.MAX: Op.MAX,
-                 ReduceOp.FADD: Op.FADD, ReduceOp.FMIN: Op.FMIN, ReduceOp.FMAX: Op.FMAX}
+                 ReduceOp.FADD: Op.FADD, ReduceOp.FMIN: Op.FMIN, ReduceOp.FMAX: Op.FMAX,
+                 ReduceOp.KADD: Op.FADD}
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,20 @@ def stochastic(m=7, n=45):
     return g, lambda rng: {"x": floats(rng, (m, n))}
 
 
+def kahan(m=4, n=300):
+    """Compensated sums along both axes (TREE and LANE accumulators), beside plain ones."""
+    g = Graph("fkahan")
+    x = g.input("x", (m, n), "f32")
+    t = g.input("t", (n, m), "f32")
+    g.output("rows", g.reduce("kadd", x, axis=1))
+    g.output("cols", g.reduce("kadd", t, axis=0))
+    g.output("plain", g.reduce("add", x, axis=1))
+    return g, lambda rng: {"x": (1 + rng.random((m, n)) / 64).astype(np.float32),
+                           "t": (1 + rng.random((n, m)) / 64).astype(np.float32)}
+
+
 KERNELS = {f.__name__: f for f in (dot, saxpy, gemv, gemm, bf16_gemv, row_stats, casts,
-                                   stochastic)}
+                                   stochastic, kahan)}
 
 
 @lru_cache(maxsize=None)

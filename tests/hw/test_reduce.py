@@ -12,7 +12,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.layouts import AccMode
-from hw.ops import FP_REDUCE_OPS, INT32_MAX, INT32_MIN, ReduceOp, apply_reduce, reduce_identity
+from hw.ops import (FP_REDUCE_OPS, INT32_MAX, INT32_MIN, Op, ReduceOp, apply_op, apply_reduce,
+                    reduce_identity)
 from hw.params import PRESETS, load_fabric
 from hw.reduce import Accumulator, ScanNetwork
 
@@ -144,20 +145,41 @@ class AccumulatorModel:
     def __init__(self, lanes):
         self.lanes = lanes
         self.acc = [0] * lanes
+        self.comp = [0] * lanes     # Kahan compensation terms (KADD in LANE and TREE)
+
+    def _kahan(self, acc, c, v, fresh):
+        """``(acc + v compensated, new compensation)``; a fresh sum starts plain."""
+        if fresh:
+            return red(ReduceOp.FADD, reduce_identity(ReduceOp.FADD), v), 0
+        y = int(apply_op(Op.FSUB, v, c))
+        t = red(ReduceOp.FADD, acc, y)
+        return t, int(apply_op(Op.FSUB, int(apply_op(Op.FSUB, t, acc)), y))
 
     def _update(self, i):
-        """``(new acc, result)`` for the inputs ``i``."""
+        """``(new acc, result, new compensation)`` for the inputs ``i``."""
         e = reduce_identity(i.op)
+        kahan = i.op == ReduceOp.KADD
+        zero = [0] * self.lanes
         if i.mode == AccMode.LANE:
+            if kahan:
+                pairs = [self._kahan(a, c, r, i.fresh)
+                         for a, c, r in zip(self.acc, self.comp, i.r)]
+                new = [t for t, _ in pairs]
+                return new, new, [c for _, c in pairs]
             new = [red(i.op, e if i.fresh else a, r) for a, r in zip(self.acc, i.r)]
-            return new, new
+            return new, new, zero
         if i.mode in (AccMode.TREE, AccMode.SCAN):
             running = e if i.fresh else self.acc[0]
             masked = [r if i.mask >> lane & 1 else e for lane, r in enumerate(i.r)]
+            if kahan and i.mode == AccMode.TREE:
+                t, c = self._kahan(self.acc[0], self.comp[0], prefix(i.op, masked)[-1],
+                                   i.fresh)
+                new = [t] + [0] * (self.lanes - 1)
+                return new, new, [c] + [0] * (self.lanes - 1)
             out = [red(i.op, running, x) for x in prefix(i.op, masked)]
             new = [out[-1]] + [0] * (self.lanes - 1)
-            return new, out if i.mode == AccMode.SCAN else new
-        return self.acc, self.acc
+            return new, out if i.mode == AccMode.SCAN else new, zero
+        return self.acc, self.acc, zero
 
     def result(self, i):
         return self._update(i)[1]
@@ -165,8 +187,11 @@ class AccumulatorModel:
     def edge(self, i):
         if i.clear:
             self.acc = [0] * self.lanes
+            self.comp = [0] * self.lanes
         elif i.valid:
-            self.acc = self._update(i)[0]
+            self.acc, _, self.comp = self._update(i)
+        elif i.op != ReduceOp.KADD or i.mode == AccMode.SCAN:
+            self.comp = [0] * self.lanes
 
 
 def run_accumulator(lanes, inputs, fp=False):
@@ -223,6 +248,7 @@ def test_accumulator_random(mode, op, lanes):
 @pytest.mark.parametrize("mode", [AccMode.LANE, AccMode.TREE, AccMode.SCAN],
                          ids=lambda mode: mode.name)
 def test_accumulator_floating_point(mode, op):
+    # KADD: the compensated sum, whose compensation register the model tracks too
     rng = random.Random(1000 + mode.value * 10 + op.value)
     check_accumulator(8, random_inputs(8, rng, 60, modes=[mode], ops=[op]), fp=True)
 
