@@ -30,7 +30,7 @@ test-fast: setup
 
 verilog: setup
 	mkdir -p build
-	for f in tiny small plasticine; do $(BIN)/terrazzo verilog --fabric $$f -o build/$$f.v || exit 1; done
+	for f in tiny small small-fp plasticine; do $(BIN)/terrazzo verilog --fabric $$f -o build/$$f.v || exit 1; done
 
 bitstreams: setup
 	$(BIN)/terrazzo bitstreams --out bitstreams

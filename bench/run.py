@@ -50,7 +50,7 @@ def table(title, header, rows):
 
 def bench_verilog():
     rows = []
-    for preset in ("tiny", "small", "plasticine"):
+    for preset in ("tiny", "small", "small-fp", "plasticine"):
         # peak RSS of children is a running maximum: measure each preset in its own
         # grandchild so the figure is that preset's own
         code = (f"import json, resource, subprocess, sys, time; t=time.monotonic(); "
