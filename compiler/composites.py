@@ -261,6 +261,34 @@ def _elementwise(expr):
     return lambda x: x.map(x.name, x.inputs, expr)
 
 
+def _softmax_expand(x):
+    """``softmax`` along the last axis: ``e = exp(x - max(x))``, then
+    ``e * reciprocal(sum(e))`` (the maximum subtracted first, so ``exp`` never
+    overflows)."""
+    shape = x.shapes[0]
+    rest = shape[:-1]
+    strides = tuple(_contiguous(rest)) + (0,)
+    top = x.reduce(x.fresh("max"), x.inputs[0], ReduceOp.MAX, len(shape) - 1)
+    e = x.map(x.fresh("exp"), (x.inputs[0], x.view("maxb", top, shape, strides)),
+              exp_expr(Call(Op.SUB, (Arg(0), Arg(1)))))
+    total = x.reduce(x.fresh("sum"), e, ReduceOp.ADD, len(shape) - 1)
+    inv = x.map(x.fresh("inv"), (total,), reciprocal_expr())
+    x.map(x.name, (e, x.view("invb", inv, shape, strides)), _MUL)
+
+
+def _contiguous(shape):
+    out, step = [], 1
+    for n in reversed(shape):
+        out.append(step)
+        step *= n
+    return reversed(out)
+
+
+def _softmax_meaning(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def _special(name, doc, make, ulps):
     return CompositeOp(name, ("x",), doc, lambda s: s[0], _elementwise(make()),
                        REFERENCES[name], example=((4, 6),), dtypes=("f32",), ulps=ulps)
@@ -296,6 +324,9 @@ COMPOSITES = {op.name: op for op in (
              "``1 - 2 / (exp(2x) + 1)``, ``compiler/special.py``).", tanh_expr, 1.5),
     _special("sigmoid", "``1 / (1 + exp(-x))`` of an f32 tensor "
              "(``compiler/special.py``).", sigmoid_expr, 2.5),
+    CompositeOp("softmax", ("x",), "``exp(x) / sum(exp(x))`` along the last axis of an f32 "
+                "tensor, the maximum subtracted first.", lambda s: s[0], _softmax_expand,
+                _softmax_meaning, example=((4, 6),), dtypes=("f32",), ulps=8.0),
 )}
 
 #: Composite names and how many tensor inputs each takes (as registered at import).

@@ -132,7 +132,8 @@ def test_base_document_loads():
     ("/nodes/0", 5, "/nodes/0: expected a node object, got 5"),
     ("/nodes/0/kind", "fft", "/nodes/0/kind: unknown node kind \"fft\"; expected one of "
      "'input', 'iota', 'const', 'view', 'map', 'reduce', 'fold', 'scan', 'matmul', 'linear', 'gemv', "
-     "'conv1d', 'relu', 'outer', 'exp', 'reciprocal', 'rsqrt', 'tanh', 'sigmoid'"),
+     "'conv1d', 'relu', 'outer', 'exp', 'reciprocal', 'rsqrt', 'tanh', 'sigmoid', "
+     "'softmax'"),
     ("/nodes/0/shape", DELETE, "/nodes/0: missing 'shape' for a input node"),
     ("/nodes/0/shape", [4, 0], "/nodes/0/shape/1: expected a positive integer, got 0"),
     ("/nodes/0/shape", [4.0], "/nodes/0/shape/0: expected a positive integer, got 4.0"),

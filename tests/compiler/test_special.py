@@ -119,3 +119,20 @@ def test_not_yet_placed_on_the_fabric():
     with pytest.raises(CompileError, match=r"^node 'exp0': needs 27 stages, 5 registers, .* "
                                            r"and no split applies$"):
         compile_graph(g, load_fabric("small-fp"))
+
+
+@pytest.mark.parametrize("scale", [1.0, 10.0, 50.0])
+def test_softmax_error(scale):
+    """softmax's outputs lie in [0, 1]: its error is absolute, in units of 2**-24 (an
+    element-wise ulp count would charge it with the rounding of ``x - max`` in f32,
+    which any fp32 softmax has: ``exp`` turns that absolute error into a relative one)."""
+    g = Graph("s")
+    g.output("y", g.softmax(g.input("x", (64, 37), "f32")))
+    x = (np.random.default_rng(int(scale)).standard_normal((64, 37)) * scale).astype(F)
+    y = run_graph(g, {"x": x}, lanes=8)["y"]
+    want = COMPOSITES["softmax"].meaning(x.astype(np.float64))
+    err = np.abs(y - want).max() / 2.0 ** -24
+    rows = np.abs(y.astype(np.float64).sum(axis=1) - 1).max() / 2.0 ** -24
+    print(f"softmax of N(0, {scale}**2), 64 rows of 37: max error {err:.2f} x 2**-24, "
+          f"rows sum to 1 within {rows:.2f} x 2**-24")
+    assert err <= 4 and rows <= 8
