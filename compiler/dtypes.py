@@ -6,11 +6,11 @@ on f32 or bf16 operands, and :class:`~compiler.exprs.Cast` nodes between dtypes.
 :func:`expr_dtype` checks an expression and gives its dtype; :func:`reduce_dtype` does
 the same for a reduction. Comparisons give i32; on bf16, ``add``, ``sub``, ``mul`` and
 ``mac`` give f32 results rounded back to bf16, and a bf16 ``add`` reduction accumulates
-in fp32. Rewriting the generic ops into the fp ops a PCU runs is part of the lowering,
-which floating-point graphs do not reach yet (``compile_graph`` refuses them).
+in fp32. Rewriting the generic ops into the fp ops a PCU runs is
+:func:`compiler.floats.lower_floats`.
 """
 
-from hw.ops import FP_OPS, Op, ReduceOp, OP_TABLE, REDUCE_TABLE
+from hw.ops import FP_OPS, FP_REDUCE_OPS, Op, ReduceOp, OP_TABLE, REDUCE_TABLE
 from .errors import CompileError
 from .exprs import Arg, Cast, fold_expr
 from .text import expr_text
@@ -18,31 +18,16 @@ from .types import FLOAT_DTYPES, check_float_bits, check_int32
 
 __all__ = ["CAST_OPS", "cast_op", "call_dtype", "expr_dtype", "reduce_dtype"]
 
-#: Whether :mod:`hw.ops` has the floating-point ops (``FADD`` .. ``FTOBF_SR``). Without
-#: them float tensors type-check but no float op, cast or reduction can be built.
-HAVE_FP = hasattr(Op, "FADD") and hasattr(ReduceOp, "FADD")
-
-
-def _ops(*names):
-    return tuple(getattr(Op, n) for n in names) if HAVE_FP else ()
-
-
-if HAVE_FP:
-    #: Cast op -> (source dtype, target dtype). ``PASS`` is the bf16 -> f32 widening.
-    CAST_OPS = {Op.ITOF: ("i32", "f32"), Op.FTOI: ("f32", "i32"),
-                Op.FTOBF: ("f32", "bf16"), Op.FTOBF_SR: ("f32", "bf16"),
-                Op.PASS: ("bf16", "f32")}
-    #: Rounding modes of an f32 -> bf16 cast.
-    ROUNDINGS = {"rne": Op.FTOBF, "sr": Op.FTOBF_SR}
-    #: The floating-point reductions.
-    REDUCE_FP_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX, ReduceOp.KADD})
-else:
-    CAST_OPS, ROUNDINGS, REDUCE_FP_OPS = {}, {"rne": None, "sr": None}, frozenset()
+#: Cast op -> (source dtype, target dtype). ``PASS`` is the bf16 -> f32 widening.
+CAST_OPS = {Op.ITOF: ("i32", "f32"), Op.FTOI: ("f32", "i32"),
+            Op.FTOBF: ("f32", "bf16"), Op.FTOBF_SR: ("f32", "bf16"),
+            Op.PASS: ("bf16", "f32")}
+#: Rounding modes of an f32 -> bf16 cast.
+ROUNDINGS = {"rne": Op.FTOBF, "sr": Op.FTOBF_SR}
 
 _INT_ONLY = frozenset({Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.SRA})
-_COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, *_ops("FEQ", "FNE", "FLT", "FLE")})
-_KEEP_DTYPE = frozenset(_ops("FMIN", "FMAX", "FABS", "FNEG"))
-_FP_OPS = FP_OPS if HAVE_FP else frozenset()
+_COMPARE = frozenset({Op.EQ, Op.NE, Op.LT, Op.LE, Op.FEQ, Op.FNE, Op.FLT, Op.FLE})
+_KEEP_DTYPE = frozenset({Op.FMIN, Op.FMAX, Op.FABS, Op.FNEG})
 #: Bit casts: op -> (source dtypes, target dtype); the bits do not change.
 BITCASTS = {Op.ASF32: (("i32",), "f32"), Op.ASI32: (("f32", "bf16"), "i32")}
 
@@ -60,9 +45,6 @@ def cast_op(src, dst, rounding="rne", node=None):
                            f"not {src} -> {dst}", node)
     if src == dst:
         return None
-    if not HAVE_FP:
-        raise CompileError(f"a cast from {src} to {dst} needs the floating-point ops, "
-                           f"which hw.ops does not define", node)
     if (src, dst) == ("f32", "bf16"):
         return ROUNDINGS[rounding]
     for op, pair in CAST_OPS.items():
@@ -120,16 +102,13 @@ def call_dtype(e, dts, node=None):
     if any(d != operand_dts[0] for d in operand_dts):
         raise _mixed(op, operand_args, operand_dts, node)
     dt = operand_dts[0]
-    if op in _FP_OPS:
+    if op in FP_OPS:
         if dt not in FLOAT_DTYPES:
             raise CompileError(f"op {name!r} works on f32 and bf16, not {dt}; insert "
                                f"cast(x, 'f32')", node)
         if op in _COMPARE:
             return "i32"
         return dt if op in _KEEP_DTYPE else "f32"
-    if dt in FLOAT_DTYPES and not HAVE_FP and op not in (Op.PASS, Op.SELECT):
-        raise CompileError(f"op {name!r} on {dt} needs the floating-point ops, which "
-                           f"hw.ops does not define", node)
     return "i32" if op in _COMPARE else dt
 
 
@@ -156,10 +135,7 @@ def reduce_dtype(op, dtype, node=None):
     """The result dtype of reduction ``op`` over elements of ``dtype``: ``dtype``, but
     f32 for the explicit ``fadd`` of bf16 (fp32 accumulation). Raises
     :class:`CompileError` for an fp reduction of i32."""
-    if dtype in FLOAT_DTYPES and not HAVE_FP:
-        raise CompileError(f"reduction {REDUCE_TABLE[op][0]!r} of {dtype} needs the "
-                           f"floating-point ops, which hw.ops does not define", node)
-    if op in REDUCE_FP_OPS:
+    if op in FP_REDUCE_OPS:
         if dtype not in FLOAT_DTYPES:
             raise CompileError(f"reduction {REDUCE_TABLE[op][0]!r} works on f32 and "
                                f"bf16, not {dtype}", node)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from compiler.dtypes import HAVE_FP, cast_op, expr_dtype
+from compiler.dtypes import cast_op, expr_dtype
 from compiler.errors import CompileError
 from compiler.ir import Arg, Imm, Call, Graph, Input
 from compiler.types import float_bits, float_text, round_bf16
@@ -85,22 +85,8 @@ def test_bf16_bits_are_checked():
 
 
 def test_casts_between_unrelated_dtypes_are_refused():
-    if not HAVE_FP:
-        pytest.skip("hw.ops has no floating-point ops in this tree")
     check_error(lambda: cast_op("i32", "bf16"),
                 "no cast from i32 to bf16; cast through f32 (i32 <-> f32 and f32 <-> bf16 "
                 "exist)")
     check_error(lambda: cast_op("f32", "i32", "sr"),
                 "rounding 'sr' applies to an f32 -> bf16 cast only, not f32 -> i32")
-
-
-def test_without_fp_ops_float_arithmetic_is_one_line_error():
-    if HAVE_FP:
-        pytest.skip("hw.ops has the floating-point ops")
-    g = Graph("m")
-    x = g.input("x", (4,), "f32")
-    check_error(lambda: g.map(lambda a: a + 1.0, x, name="p"),
-                "node 'p': op 'add' on f32 needs the floating-point ops, which hw.ops "
-                "does not define")
-    assert g.map(lambda a: a, x, name="copy").dtype == "f32"
-    assert expr_dtype(Call(Op.SELECT, (Imm(1), Arg(0), Arg(0))), ["f32"]) == "f32"
