@@ -7,7 +7,7 @@ value (``first`` value, for the accumulator's reset).
 
 from hw.layouts import Src, AccMode, OutSrc
 from hw.ops import Op, ReduceOp
-from .partition import Stage
+from .partition import Stage, part_index
 
 __all__ = ["pad", "agen_config", "pmu_config", "pcu_config"]
 
@@ -69,7 +69,7 @@ def pcu_config(kernel, part, last, p):
     vin = [{"enable": 0, "level": 0} for _ in range(p.pcu_vec_in)]
     sin = [{"enable": 0, "level": 0} for _ in range(p.pcu_scalar_in)]
     for slot, what in enumerate(part.vins):
-        level = 0 if what == "carry" else kernel.operands[what].level
+        level = 0 if part_index(what) is not None else kernel.operands[what].level
         vin[slot] = {"enable": 1, "level": level}
     for slot, what in enumerate(part.sins):
         sin[slot] = {"enable": 1, "level": kernel.operands[what].level}

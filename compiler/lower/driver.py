@@ -10,7 +10,7 @@ from .delivery import plan_delivery
 from .discovery import InputStep, KernelSpec, OutputStep, find_kernels
 from .kernels import build_kernel
 from .nets import NetBuilder
-from .partition import partition
+from .partition import partition, part_index
 from .plans import Stream, PcuPlan, PmuPlan, Lowered
 from .schedule import schedule
 from .tensors import Tensors
@@ -111,15 +111,17 @@ class _Lowering:
         return (name, buf.port)
 
     def place(self, kernel):
-        """Schedule and partition ``kernel`` onto a chain of PCUs, wire their inputs and
-        record the streams of its result; returns the kernel with its PCUs."""
+        """Schedule and partition ``kernel`` onto a chain of PCUs, wire their inputs (a
+        part's result fans out to every later part that reads it) and record the streams
+        of its result; returns the kernel with its PCUs."""
         parts = partition(schedule(kernel.expr), kernel, self.p, sr_seed=self.sr_seed).parts
-        names, prev = [], None
+        names = []
         for k, part in enumerate(parts):
             name = self.nets.vunit(f"pcu:{kernel.name}" + (f"/{k}" if len(parts) > 1 else ""),
                                    "pcu")
             for slot, what in enumerate(part.vins):
-                source = (prev, "vout") if what == "carry" else kernel.operands[what].source
+                j = part_index(what)
+                source = kernel.operands[what].source if j is None else (names[j], "vout")
                 self.nets.connect(source, (name, f"vin{slot}"), "vector")
             for slot, what in enumerate(part.sins):
                 self.nets.connect(kernel.operands[what].source, (name, f"sin{slot}"), "scalar")
@@ -127,7 +129,7 @@ class _Lowering:
             self.pcus[name] = PcuPlan(name, cfg, kernel.iterations, len(part.stages),
                                       kernel.name)
             names.append(name)
-            prev = name
+        prev = names[-1]
         streams = [Stream(kernel.name, kernel.shape, kernel.order, (prev, "vout"))]
         if kernel.mode == AccMode.TREE:
             streams.append(Stream(kernel.name, kernel.shape, "scalar", (prev, "sout")))

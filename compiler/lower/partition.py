@@ -1,14 +1,18 @@
 """Partitioning and register allocation: a :class:`~.schedule.Schedule` over the PCUs of
 a kernel's chain.
 
-The steps are split over as few PCUs as the stages, registers and input FIFOs allow. A
-cut is legal where exactly one computed value is live across it; that value travels on
-the vector link into the next PCU (its ``carry`` input), which receives the operands
-it needs by fan-out from the same streams. Registers are allocated by a linear scan:
-a register is free after its last reader in the part.
+The steps, in schedule order, are split over as few PCUs as the stages, registers and
+input FIFOs allow (a shortest path over the legal cuts). A cut is legal where exactly
+one value computed since the previous cut is read after it: that value is the part's
+result, and it leaves the PCU on its vector output. Any later part that reads it takes
+it on an input slot (``part<k>``), by fan-out of that output, as it takes the operands
+it needs by fan-out of their streams; so a value read by steps far apart (the argument
+of a polynomial, a range-reduction exponent) crosses several cuts without being
+computed twice. Registers are allocated by a linear scan: a register is free after its
+last reader in the part.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hw.layouts import Src
 from hw.ops import Op
@@ -37,8 +41,9 @@ class Stage:
 @dataclass(frozen=True)
 class Part:
     """The stages of one PCU; ``vins`` and ``sins`` say what each input slot carries
-    (an operand index, or ``"carry"``: the previous PCU's result); ``result`` is the
-    register that holds the part's result after its last stage."""
+    (an operand index, or ``"part<k>"``: the result of part ``k`` of the chain, see
+    :func:`part_index`); ``result`` is the register that holds the part's result after
+    its last stage."""
     stages: tuple
     vins: tuple
     sins: tuple
@@ -46,7 +51,7 @@ class Part:
 
     def to_text(self):
         def slot(what):
-            return what if what == "carry" else f"${what}"
+            return what if isinstance(what, str) else f"${what}"
         head = (f"vin[{', '.join(map(slot, self.vins))}] "
                 f"sin[{', '.join(map(slot, self.sins))}] -> r{self.result}")
         return "\n".join([head] + [f"  {s.to_text()}" for s in self.stages])
@@ -63,45 +68,113 @@ class Partition:
 
 def partition(sched, kernel, p, *, sr_seed=0):
     """Split ``sched`` (the :class:`~.schedule.Schedule` of ``kernel``'s body) over the
-    PCUs of fabric ``p``: a :class:`Partition`. A stage rounding stochastically
-    (``ftobf_sr``) gets ``sr_seed`` as its immediate, the seed of its LFSRs.
+    PCUs of fabric ``p``: a :class:`Partition` with as few parts as legal cuts allow.
+    The steps run in schedule order or, when that takes fewer parts, with every step
+    moved as late as its readers allow (see :func:`_as_late_as_possible`). A stage
+    rounding stochastically (``ftobf_sr``) gets ``sr_seed`` as its immediate, the seed of
+    its LFSRs.
 
     Raises :class:`CompileError` giving needed and available resources when no sequence
     of legal cuts fits."""
-    steps = sched.steps
+    best = None
+    for steps in (sched.steps, _as_late_as_possible(sched.steps)):
+        cuts = _cuts(steps, kernel, p)
+        if cuts is not None and (best is None or len(cuts) < len(best[1])):
+            best = (steps, cuts)
+    if best is None:
+        need = _needs(sched.steps, 0, len(sched.steps), kernel)
+        raise CompileError(
+            f"needs {need['stages']} stages, {need['regs']} registers, {need['vins']} "
+            f"vector and {need['sins']} scalar inputs after fusion; a PCU has "
+            f"{p.stages} stages, {p.regs} registers, {p.pcu_vec_in} vector and "
+            f"{p.pcu_scalar_in} scalar inputs, and no split applies", node=kernel.name)
+    steps, cuts = best
+    parts, part_of, start = [], {}, 0
+    for end, res in cuts:
+        parts.append(_build_part(steps, start, end, kernel, p, res, part_of, sr_seed))
+        part_of[res] = len(parts) - 1
+        start = end
+    return Partition(tuple(parts))
+
+
+def _cuts(steps, kernel, p):
+    """The fewest parts ``steps`` split into, as ``(end, result step)`` pairs in order
+    (the longest first part among the best ones), or None when no split fits."""
     n = len(steps)
     uses = {i: [] for i in range(n)}
     for j, s in enumerate(steps):
         for a in s.args:
             if a[0] == "val":
                 uses[a[1]].append(j)
-    parts, start, carry = [], 0, None
-    while start < n:
+
+    def result_of(start, end):
+        # the result step of a part of steps start .. end-1, or None when more than
+        # one of its values is read after it (no legal cut at end)
+        if end == n:
+            return n - 1
+        live = [i for i in range(start, end) if any(u >= end for u in uses[i])]
+        return live[0] if len(live) == 1 else None
+
+    # fewest[s]: the fewest parts steps s .. n-1 take and the first of them; every
+    # value read across a cut is the result of its part, so whether a part fits
+    # depends only on its own steps
+    fewest = {n: (0, None)}
+    for start in range(n - 1, -1, -1):
         best = None
-        # the longest part that fits; a part never has more steps than a PCU has stages
         for end in range(min(n, start + p.stages), start, -1):
-            live = [i for i in range(start, end) if any(u >= end for u in uses[i])]
-            if end < n and (len(live) != 1 or
-                            (carry is not None and any(u >= end for u in uses[carry]))):
+            res = result_of(start, end)
+            if res is None or fewest[end] is None:
                 continue
-            part = _build_part(steps, start, end, kernel, p, live[0] if end < n else n - 1,
-                               sr_seed)
-            if part is not None:
-                best = (end, part, live[0] if end < n else None)
-                break
-        if best is None:
-            need = _needs(steps, start, n, kernel)
-            raise CompileError(
-                f"needs {need['stages']} stages, {need['regs']} registers, {need['vins']} "
-                f"vector and {need['sins']} scalar inputs after fusion; a PCU has "
-                f"{p.stages} stages, {p.regs} registers, {p.pcu_vec_in} vector and "
-                f"{p.pcu_scalar_in} scalar inputs, and no split applies", node=kernel.name)
-        end, part, carried = best
-        parts.append(part)
-        if carried is not None:
-            carry = carried
-        start = end
-    return Partition(tuple(parts))
+            if _build_part(steps, start, end, kernel, p, res, _AnyPart()) is None:
+                continue
+            if best is None or fewest[end][0] + 1 < best[0]:
+                best = (fewest[end][0] + 1, (end, res))
+        fewest[start] = best
+    if fewest[0] is None:
+        return None
+    cuts, start = [], 0
+    while start < n:
+        cuts.append(fewest[start][1])
+        start = cuts[-1][0]
+    return cuts
+
+
+def _as_late_as_possible(steps):
+    """``steps`` reordered so that each one comes as late as its readers allow (ties
+    kept in schedule order): a value then lives across fewer cuts, and chains that
+    meet only at the end (a polynomial and an exponent) are not interleaved."""
+    n = len(steps)
+    readers = {i: 0 for i in range(n)}
+    for s in steps:
+        for kind, v in s.args:
+            if kind == "val":
+                readers[v] += 1
+    remaining = dict(readers)
+    order, ready = [], [n - 1]
+    while ready:
+        i = max(ready)
+        ready.remove(i)
+        order.append(i)
+        for kind, v in steps[i].args:
+            if kind == "val":
+                remaining[v] -= 1
+                if remaining[v] == 0:
+                    ready.append(v)
+    order.reverse()
+    if len(order) != n:         # a step nobody reads: keep the schedule as it is
+        return steps
+    index = {old: new for new, old in enumerate(order)}
+    return tuple(replace(steps[old], args=tuple((kind, index[v]) if kind == "val" else
+                                                (kind, v) for kind, v in steps[old].args))
+                 for old in order)
+
+
+class _AnyPart(dict):
+    """A stand-in for the map from result steps to parts while the parts are not yet
+    chosen: every earlier value comes from a part of its own."""
+
+    def __getitem__(self, step):
+        return step
 
 
 def _needs(steps, start, end, kernel):
@@ -135,9 +208,10 @@ def _max_live(steps, start, end):
     return best
 
 
-def _build_part(steps, start, end, kernel, p, result_step, sr_seed=0):
+def _build_part(steps, start, end, kernel, p, result_step, part_of, sr_seed=0):
     """Steps ``start .. end-1`` as one :class:`Part` whose result is step
-    ``result_step``, or None when they do not fit one PCU."""
+    ``result_step``, or None when they do not fit one PCU. ``part_of`` maps the result
+    step of each earlier part to its index."""
     if end - start > p.stages:
         return None
     vins, sins = [], []
@@ -148,23 +222,36 @@ def _build_part(steps, start, end, kernel, p, result_step, sr_seed=0):
                 lst = vins if o.kind == "vector" else sins
                 if a[1] not in lst:
                     lst.append(a[1])
-            elif a[0] == "val" and a[1] < start and "carry" not in vins:
-                vins.insert(0, "carry")
+            elif a[0] == "val" and a[1] < start and part_name(part_of[a[1]]) not in vins:
+                vins.append(part_name(part_of[a[1]]))
     if len(vins) > p.pcu_vec_in or len(sins) > p.pcu_scalar_in:
         return None
+    # the results of earlier parts first, nearest first, then the operands
+    vins.sort(key=lambda w: (0, -part_index(w)) if isinstance(w, str) else (1, 0))
     reg_of = _allocate(steps, start, end, p.regs)
     if reg_of is None:
         return None
     stages = []
     for j in range(start, end):
         args = steps[j].args
-        srcs = tuple(_source(a, start, kernel, vins, sins, reg_of) for a in args)
+        srcs = tuple(_source(a, start, kernel, vins, sins, reg_of, part_of) for a in args)
         # scheduling left at most one distinct immediate per step
         imm = next((v for kind, v in reversed(args) if kind == "imm"), 0)
         if steps[j].op == Op.FTOBF_SR:
             imm = sr_seed
         stages.append(Stage(steps[j].op, srcs, imm, reg_of[j]))
     return Part(tuple(stages), tuple(vins), tuple(sins), reg_of[result_step])
+
+
+def part_name(k):
+    """The name of part ``k``'s result as an input slot of a later part."""
+    return f"part{k}"
+
+
+def part_index(what):
+    """The part whose result input slot ``what`` (a :func:`part_name`) carries, or None
+    for an operand index."""
+    return int(what[4:]) if isinstance(what, str) else None
 
 
 def _allocate(steps, start, end, regs):
@@ -188,11 +275,12 @@ def _allocate(steps, start, end, regs):
     return reg_of
 
 
-def _source(a, start, kernel, vins, sins, reg_of):
+def _source(a, start, kernel, vins, sins, reg_of, part_of):
     """The ``(Src, index)`` a stage reads for step argument ``a``."""
     kind, v = a
     if kind == "val":
-        return (Src.REG, reg_of[v]) if v >= start else (Src.VIN, vins.index("carry"))
+        return (Src.REG, reg_of[v]) if v >= start else \
+            (Src.VIN, vins.index(part_name(part_of[v])))
     if kind == "imm":
         return (Src.IMM, 0)
     o = kernel.operands[v]

@@ -175,11 +175,11 @@ def test_error_strided_vector_read():
 
 def test_error_no_split_applies():
     g = Graph("wide")
-    ins = [g.input(f"x{i}", (8,)) for i in range(4)]
-    # every op needs two of the four inputs live at once: no single-value cut exists
-    g.output("y", (ins[0] * ins[1]) + (ins[2] * ins[3]) + (ins[0] * ins[2]) + (ins[1] * ins[3]))
-    with pytest.raises(CompileError, match=r"^node 'map6': needs \d+ stages, \d+ registers, "
-                                           r"\d+ vector and 0 scalar inputs after fusion; a PCU "
+    x = [g.input(f"x{i}", (8,)) for i in range(3)]
+    # one op reading three vector inputs: no part holding it fits a PCU with two
+    g.output("y", g.select(x[0], x[1], x[2]))
+    with pytest.raises(CompileError, match=r"^node 'map0': needs 1 stages, 1 registers, "
+                                           r"3 vector and 0 scalar inputs after fusion; a PCU "
                                            r"has 3 stages, 2 registers, 2 vector and 1 scalar "
                                            r"inputs, and no split applies$"):
         lowered(g, load_fabric("tiny").replace(io_in=4, rows=4, cols=4))

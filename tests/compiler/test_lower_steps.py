@@ -216,11 +216,11 @@ def test_partition_cuts_a_chain_where_one_value_is_live():
         "  r0 = mul vin0, 2\n"
         "  r0 = add r0, 1\n"
         "  r0 = mul r0, 3\n"
-        "part 1: vin[carry] sin[] -> r0\n"
+        "part 1: vin[part0] sin[] -> r0\n"
         "  r0 = add vin0, 2\n"
         "  r0 = mul r0, 5\n"
         "  r0 = add r0, 3\n"
-        "part 2: vin[carry] sin[] -> r0\n"
+        "part 2: vin[part1] sin[] -> r0\n"
         "  r0 = mul vin0, 7\n"
         "  r0 = xor r0, 9\n")
 
@@ -231,12 +231,49 @@ def test_partition_feeds_later_parts_the_operands_they_need():
         "  r0 = le 5, vin0\n"
         "  r1 = le vin0, 7\n"
         "  r0 = and r0, r1\n"
-        "part 1: vin[carry, $1] sin[] -> r0\n"
+        "part 1: vin[part0, $1] sin[] -> r0\n"
         "  r0 = lt vin1, 24\n"
         "  r0 = and vin0, r0\n"
-        "part 2: vin[carry, $2, $0] sin[] -> r0\n"
+        "part 2: vin[part1, $2, $0] sin[] -> r0\n"
         "  r0 = mul vin1, vin2\n"
         "  r0 = select vin0, r0, 0\n")
+
+
+def test_partition_fans_a_result_out_to_every_later_part_that_reads_it():
+    # every sum needs a product of two inputs besides the sum so far: three vector
+    # inputs, where tiny has two; so each product is a part of its own, and the first
+    # two products are read two parts after they are computed
+    g = Graph("wide")
+    x = [g.input(f"x{i}", (8,)) for i in range(4)]
+    g.output("y", x[0] * x[1] + x[2] * x[3] + x[0] * x[2] + x[1] * x[3])
+    assert partition_text(g, TINY.replace(io_in=4, rows=4, cols=4)) == (
+        "part 0: vin[$0, $1] sin[] -> r0\n"
+        "  r0 = mul vin0, vin1\n"
+        "part 1: vin[$2, $3] sin[] -> r0\n"
+        "  r0 = mul vin0, vin1\n"
+        "part 2: vin[part1, part0] sin[] -> r0\n"
+        "  r0 = add vin1, vin0\n"
+        "part 3: vin[$0, $2] sin[] -> r0\n"
+        "  r0 = mul vin0, vin1\n"
+        "part 4: vin[part3, part2] sin[] -> r0\n"
+        "  r0 = add vin1, vin0\n"
+        "part 5: vin[$1, $3] sin[] -> r0\n"
+        "  r0 = mul vin0, vin1\n"
+        "part 6: vin[part5, part4] sin[] -> r0\n"
+        "  r0 = add vin1, vin0\n")
+
+
+def test_partition_of_exp_reads_the_exponent_and_the_argument_across_cuts():
+    # exp's k (part 1) is read again by the scaling five parts later, its argument r
+    # (part 2) by both parts of the polynomial: results of their own parts, fanned out
+    g = Graph("e")
+    g.output("y", g.exp(g.input("x", (64,), "f32")))
+    text = partition_text(g, load_fabric("small-fp"))
+    heads = [line for line in text.splitlines() if line.startswith("part ")]
+    assert len(heads) == 11
+    assert heads[3].startswith("part 3: vin[part2]")
+    assert heads[4].startswith("part 4: vin[part3, part2]")
+    assert heads[6].startswith("part 6: vin[part1]")
 
 
 def test_partition_reads_scalars_and_counters():
