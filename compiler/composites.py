@@ -14,8 +14,8 @@ import numpy as np
 from hw.ops import Op, ReduceOp
 from .errors import CompileError
 from .nodes import Arg, Imm, Call, View, Map, Reduce
-from .special import (REFERENCES, exp_expr, reciprocal_expr, rsqrt_expr, sigmoid_expr,
-                      tanh_expr)
+from .special import (REFERENCES, exp_expr, f, gelu_expr, reciprocal_expr, rsqrt_expr,
+                      sigmoid_expr, tanh_expr)
 from .types import shape_text
 
 __all__ = ["CompositeOp", "InputShapes", "Expansion", "COMPOSITES", "COMPOSITE_KINDS",
@@ -53,6 +53,10 @@ class CompositeOp:
         For a floating-point function: the largest error of the decomposition against
         ``meaning`` (then a float64 reference) that the tests allow, in units in the
         last place of the f32 result; its golden model is the decomposition itself.
+    ulp_floor : float
+        Results smaller in magnitude than this have their error counted in ulps of
+        ``ulp_floor`` instead: for a function whose small results come from a
+        cancellation (layernorm's ``x - mean``), whose error is absolute.
     """
     name: str
     params: tuple
@@ -63,6 +67,7 @@ class CompositeOp:
     example: tuple
     dtypes: tuple = None
     ulps: float = None
+    ulp_floor: float = 0.0
 
     @property
     def arity(self):
@@ -276,6 +281,50 @@ def _softmax_expand(x):
     x.map(x.name, (e, x.view("invb", inv, shape, strides)), _MUL)
 
 
+#: The ``eps`` that layernorm adds to the variance (PyTorch's default).
+LAYERNORM_EPS = 1e-5
+
+
+def _layernorm_shape(s):
+    if not s[0]:
+        s.fail("needs x of rank 1 or more, got a scalar")
+    for i, what in ((1, "weight"), (2, "bias")):
+        s.rank(i, 1, what)
+        s.agree(f"x's last axis and {what} length", s[0][-1], s[i][0])
+    return s[0]
+
+
+def _layernorm_expand(x):
+    """``layernorm`` along the last axis: ``mean = sum(x) * (1/n)``, ``d = x - mean``,
+    ``var = sum(d*d) * (1/n)``, then ``d * rsqrt(var + eps) * weight + bias`` (two
+    passes over ``x``, as the variance of ``d`` is better conditioned than
+    ``E[x**2] - mean**2``)."""
+    shape = x.shapes[0]
+    n = shape[-1]
+    rest, last = shape[:-1], len(shape) - 1
+    rows = tuple(_contiguous(rest)) + (0,)
+    along = (0,) * last + (1,)
+    scale = f(1.0 / n)
+    total = x.reduce(x.fresh("sum"), x.inputs[0], ReduceOp.ADD, last)
+    mean = x.map(x.fresh("mean"), (total,), Call(Op.FMUL, (Arg(0), scale)))
+    d = x.map(x.fresh("centred"), (x.inputs[0], x.view("meanb", mean, shape, rows)),
+              Call(Op.FSUB, (Arg(0), Arg(1))))
+    squares = x.reduce(x.fresh("sumsq"), x.map(x.fresh("sq"), (d,),
+                                               Call(Op.FMUL, (Arg(0), Arg(0)))),
+                       ReduceOp.ADD, last)
+    var = Call(Op.FADD, (Call(Op.FMUL, (Arg(0), scale)), f(LAYERNORM_EPS)))
+    inv = x.map(x.fresh("inv"), (squares,), rsqrt_expr(var))
+    x.map(x.name, (d, x.view("invb", inv, shape, rows), x.view("w", x.inputs[1], shape, along),
+                   x.view("b", x.inputs[2], shape, along)),
+          Call(Op.FADD, (Call(Op.FMUL, (Call(Op.FMUL, (Arg(0), Arg(1))), Arg(2))), Arg(3))))
+
+
+def _layernorm_meaning(x, w, b):
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + LAYERNORM_EPS) * w + b
+
+
 def _contiguous(shape):
     out, step = [], 1
     for n in reversed(shape):
@@ -327,6 +376,15 @@ COMPOSITES = {op.name: op for op in (
     CompositeOp("softmax", ("x",), "``exp(x) / sum(exp(x))`` along the last axis of an f32 "
                 "tensor, the maximum subtracted first.", lambda s: s[0], _softmax_expand,
                 _softmax_meaning, example=((4, 6),), dtypes=("f32",), ulps=8.0),
+    CompositeOp("layernorm", ("x", "weight", "bias"), "``(x - mean) / sqrt(var + 1e-5) * "
+                "weight + bias`` along the last axis of an f32 tensor (biased variance, as "
+                "PyTorch's ``layer_norm``).", _layernorm_shape, _layernorm_expand,
+                _layernorm_meaning, example=((4, 6), (6,), (6,)), dtypes=("f32",),
+                ulps=8.0, ulp_floor=1.0),
+    _special("gelu", "``x * sigmoid(2u)`` with ``u = sqrt(2/pi) * (x + 0.044715 x**3)``, "
+             "the tanh form of GELU (``0.5 x (1 + tanh u)``, PyTorch's "
+             "``gelu(approximate='tanh')``) of an f32 tensor (``compiler/special.py``).",
+             gelu_expr, 16.0),
 )}
 
 #: Composite names and how many tensor inputs each takes (as registered at import).

@@ -26,6 +26,11 @@ figures). Every op is one pipeline stage.
   polynomial of the Cephes ``tanhf``; otherwise ``1 - 2 / (exp(2|x|) + 1)`` with the sign
   of ``x`` (``exp`` and ``reciprocal`` as above; large ``|x|`` gives exactly 1).
 * ``sigmoid(x) = 1 / (1 + exp(-x))`` (``reciprocal(1 + exp(-x))``).
+* ``gelu(x)``, the tanh form ``0.5 x (1 + tanh u)`` with
+  ``u = sqrt(2/pi) * x * (1 + 0.044715 x**2)``, computed as ``x * sigmoid(2u)`` (the same
+  function, without the cancellation in ``1 + tanh u`` for negative ``x``): with
+  ``t = exp(-2|u|)`` (at most 1, so it never overflows), ``sigmoid(2u)`` is
+  ``1 / (1 + t)`` for ``u >= 0`` and ``t / (1 + t)`` below; ``-inf -> -0``.
 """
 
 import numpy as np
@@ -35,7 +40,7 @@ from .exprs import Arg, Call, Imm
 from .types import CANONICAL_NAN, float_bits
 
 __all__ = ["exp_expr", "reciprocal_expr", "rsqrt_expr", "tanh_expr", "sigmoid_expr",
-           "REFERENCES"]
+           "gelu_expr", "REFERENCES"]
 
 INF = 0x7F800000
 SIGN = -(2 ** 31)
@@ -138,8 +143,23 @@ def sigmoid_expr(x=Arg(0)):
     return reciprocal_expr(_c(Op.FADD, f(1.0), exp_expr(_c(Op.FNEG, x))))
 
 
+def gelu_expr(x=Arg(0)):
+    w = _c(Op.FADD, _c(Op.FMUL, _c(Op.FMUL, x, x), f(0.044715)), f(1.0))
+    u = _c(Op.FMUL, _c(Op.FMUL, x, w), f(0.7978845608028654))      # sqrt(2/pi)
+    t = exp_expr(_c(Op.FMUL, _c(Op.FABS, u), f(-2.0)))
+    num = _select(_c(Op.FLT, u, f(0.0)), t, f(1.0))
+    y = _c(Op.FMUL, _c(Op.FMUL, x, num), reciprocal_expr(_c(Op.FADD, t, f(1.0))))
+    return _select(_c(Op.FEQ, x, _bits(INF | SIGN)), f(-0.0), y)
+
+
 def _tanh64(x):
     return np.tanh(x)
+
+
+def _gelu64(x):
+    u = np.sqrt(2.0 / np.pi) * (x + 0.044715 * x ** 3)
+    with np.errstate(over="ignore"):
+        return x / (1.0 + np.exp(-2.0 * u))
 
 
 #: float64 references of the functions, for the error measurements.
@@ -149,4 +169,5 @@ REFERENCES = {
     "rsqrt": lambda x: 1.0 / np.sqrt(x),
     "tanh": _tanh64,
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+    "gelu": _gelu64,
 }

@@ -95,12 +95,14 @@ def test_golden_of_entry_equals_golden_of_its_decomposition(op):
         # must be within op.ulps of the float64 meaning (tests/compiler/test_special.py
         # measures it over whole ranges)
         rng = np.random.default_rng(SEED)
-        x = {"in0": rng.uniform(0.01 if op.name == "rsqrt" else -3, 3,
-                                 op.example[0]).astype(np.float32)}
+        x = {f"in{i}": rng.uniform(0.01 if op.name == "rsqrt" else -3, 3,
+                                    shape).astype(np.float32)
+             for i, shape in enumerate(op.example)}
         got = run_graph(pipeline(g), x, lanes=8)["y"]
         assert np.array_equal(got, run_graph(g, x, lanes=8)["y"])
-        want = op.meaning(x["in0"].astype(np.float64))
-        step = np.spacing(np.abs(want.astype(np.float32))).astype(np.float64)
+        want = op.meaning(*(v.astype(np.float64) for v in x.values()))
+        size = np.maximum(np.abs(want), op.ulp_floor).astype(np.float32)
+        step = np.spacing(size).astype(np.float64)
         with np.errstate(invalid="ignore"):
             err = np.abs(got - want) / step
         assert np.nanmax(err) <= op.ulps and not np.isnan(err[~np.isnan(want)]).any()
@@ -144,7 +146,7 @@ def test_new_entry_needs_nothing_else(twice):
     check_error(lambda: g.composite("thrice", x),
                 "node 'thrice0': unknown composite kind 'thrice'; known kinds are matmul, "
                 "linear, gemv, conv1d, relu, outer, exp, reciprocal, rsqrt, tanh, sigmoid, "
-                "softmax, twice")
+                "softmax, layernorm, gelu, twice")
     builder = with_composite_methods(type("B", (Builder,), {}))
     assert builder.twice.__doc__ == "``x + x``."
     assert list(inspect.signature(builder.twice).parameters) == ["self", "x", "name"]

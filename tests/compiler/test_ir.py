@@ -192,7 +192,7 @@ def test_compile_error_names_node():
     (lambda g: g.outer("m", "a"), "node 'outer0': outer needs a of rank 1, got [2,3] from 'm'"),
     (lambda g: g.composite("conv9", "a"),
      "node 'conv90': unknown composite kind 'conv9'; known kinds are matmul, linear, gemv, "
-     "conv1d, relu, outer, exp, reciprocal, rsqrt, tanh, sigmoid, softmax"),
+     "conv1d, relu, outer, exp, reciprocal, rsqrt, tanh, sigmoid, softmax, layernorm, gelu"),
     (lambda g: g.composite("relu", "a", "b"), "node 'relu0': relu takes 1 input, got 2"),
     (lambda g: g.reduce("add", "nope"), "expected a value of graph 'e', not 'nope'"),
     (lambda g: g.relu(Graph("other").input("q", (1,))),

@@ -133,7 +133,7 @@ def test_base_document_loads():
     ("/nodes/0/kind", "fft", "/nodes/0/kind: unknown node kind \"fft\"; expected one of "
      "'input', 'iota', 'const', 'view', 'map', 'reduce', 'fold', 'scan', 'matmul', 'linear', 'gemv', "
      "'conv1d', 'relu', 'outer', 'exp', 'reciprocal', 'rsqrt', 'tanh', 'sigmoid', "
-     "'softmax'"),
+     "'softmax', 'layernorm', 'gelu'"),
     ("/nodes/0/shape", DELETE, "/nodes/0: missing 'shape' for a input node"),
     ("/nodes/0/shape", [4, 0], "/nodes/0/shape/1: expected a positive integer, got 0"),
     ("/nodes/0/shape", [4.0], "/nodes/0/shape/0: expected a positive integer, got 4.0"),

@@ -53,6 +53,9 @@ RANGES = {
              ("+-2**[-30, 0]", lambda r, n: log_uniform(r, n, -30, 0, True))],
     "sigmoid": [("[-80, 80]", lambda r, n: r.uniform(-80.0, 80.0, n).astype(F)),
                 ("[-5, 5]", lambda r, n: r.uniform(-5.0, 5.0, n).astype(F))],
+    "gelu": [("[-3, 3]", lambda r, n: r.uniform(-3.0, 3.0, n).astype(F)),
+             ("[0, 10]", lambda r, n: r.uniform(0.0, 10.0, n).astype(F)),
+             ("+-2**[-30, 0]", lambda r, n: log_uniform(r, n, -30, 0, True))],
 }
 #: a subnormal result is an integer multiple of the smallest subnormal: its error is
 #: counted in that unit, where exp's one extra rounding of the scaled result shows
@@ -88,6 +91,8 @@ SPECIALS = {
     "tanh": [(0.0, 0.0), (-0.0, -0.0), (INF, 1.0), (-INF, -1.0), (NAN, NAN), (20.0, 1.0),
              (TINY, TINY), (-SUB_MAX, -SUB_MAX)],
     "sigmoid": [(0.0, 0.5), (INF, 1.0), (-INF, 0.0), (NAN, NAN), (100.0, 1.0)],
+    "gelu": [(0.0, 0.0), (-0.0, -0.0), (INF, INF), (-INF, -0.0), (NAN, NAN), (1e30, 1e30),
+             (-1e30, -0.0), (-20.0, -0.0), (F(2.0 ** -100), F(2.0 ** -101))],
 }
 
 
@@ -108,16 +113,37 @@ def test_special_functions_take_f32_only():
         g.exp(g.input("x", (4,)))
 
 
-def test_not_yet_placed_on_the_fabric():
-    """The decompositions are longer than one PCU chain can be cut today (docs/ir.md):
-    compiling one says so instead of producing a wrong program."""
+def test_gelu_absolute_error_for_negative_inputs():
+    """For x < -3 gelu's results are tiny and ill-conditioned (a relative error of u
+    grows by |2u| in ``sigmoid(2u)``: up to ~190 ulp on [-10, 10]); counted in ulps of
+    ``max(|result|, 1)``, its error stays within 2 everywhere."""
+    x = np.random.default_rng(7).uniform(-10.0, 10.0, N).astype(F)
+    want = COMPOSITES["gelu"].meaning(x.astype(np.float64))
+    got = run("gelu", x)
+    err = np.abs(got - want) / np.spacing(np.maximum(np.abs(want), 1.0).astype(F))
+    print(f"gelu over [-10, 10]: {N} values, max {ulps(got, want).max():.0f} ulp, "
+          f"max {err.max():.2f} ulp of max(|result|, 1)")
+    assert err.max() <= 2.0
+
+
+PCUS = {"exp": (9, 11), "reciprocal": (10, 14), "rsqrt": (15, 17), "tanh": (28, 36),
+        "sigmoid": (19, 25), "gelu": (25, 32)}
+
+
+@pytest.mark.parametrize("kind", list(PCUS))
+def test_placed_on_plasticine(kind):
+    """Each decomposition is one kernel that the partitioner spreads over a PCU chain
+    (values read across cuts fan out to the parts that read them); too long for the
+    eight PCUs of small-fp (four stages each), it fits plasticine (six stages)."""
     from compiler.compile import compile_graph
     from compiler.errors import CompileError
     from hw.params import load_fabric
     g = Graph("e")
-    g.output("y", g.exp(g.input("x", (64,), "f32")))
-    with pytest.raises(CompileError, match=r"^node 'exp0': needs 27 stages, 5 registers, .* "
-                                           r"and no split applies$"):
+    g.output("y", getattr(g, kind)(g.input("x", (4, 64), "f32")))
+    pcus, small = PCUS[kind]
+    result = compile_graph(g, load_fabric("plasticine"))
+    assert result.report["utilization"]["pcu"] == [pcus, 64]
+    with pytest.raises(CompileError, match=rf"^needs {small} PCUs; fabric 'small-fp' has 8$"):
         compile_graph(g, load_fabric("small-fp"))
 
 
@@ -136,3 +162,22 @@ def test_softmax_error(scale):
     print(f"softmax of N(0, {scale}**2), 64 rows of 37: max error {err:.2f} x 2**-24, "
           f"rows sum to 1 within {rows:.2f} x 2**-24")
     assert err <= 4 and rows <= 8
+
+
+@pytest.mark.parametrize("offset,bound", [(0.0, 4.0), (10.0, 16.0)])
+def test_layernorm_error(offset, bound):
+    """layernorm's outputs are of order 1 (times the weight): its error is counted in
+    ulps of ``max(|result|, 1)``. Rows whose mean is large against their spread lose
+    digits to ``x - mean`` in f32, as in any fp32 layer norm: hence the offset rows."""
+    g = Graph("l")
+    x = g.input("x", (64, 37), "f32")
+    g.output("y", g.layernorm(x, g.input("w", (37,), "f32"), g.input("b", (37,), "f32")))
+    rng = np.random.default_rng(int(offset))
+    inputs = {"x": (offset + rng.standard_normal((64, 37)) * 2).astype(F),
+              "w": rng.uniform(0.5, 2.0, 37).astype(F), "b": rng.uniform(-1, 1, 37).astype(F)}
+    y = run_graph(g, inputs, lanes=8)["y"]
+    want = COMPOSITES["layernorm"].meaning(*(v.astype(np.float64) for v in inputs.values()))
+    err = np.abs(y - want) / np.spacing(np.maximum(np.abs(want), 1.0).astype(F))
+    print(f"layernorm of {offset} + N(0, 2**2), 64 rows of 37: max error {err.max():.2f} "
+          f"ulp of max(|result|, 1)")
+    assert err.max() <= bound
