@@ -210,8 +210,19 @@ class Builder:
         return self._emit(cls(name or self._auto(kind), ref, rop, axis, **extra))
 
     def reduce(self, op, x, axis=-1, *, name=None):
-        """Reduce ``x`` along ``axis`` with ``op`` (``"add"``, ``"min"``, ``"max"``)."""
+        """Reduce ``x`` along ``axis`` with ``op`` (``"add"``, ``"min"``, ``"max"``,
+        ``"argmin"``, ``"argmax"``, ... : ``hw.ops.REDUCE_TABLE``)."""
         return self._axis_pattern(Reduce, op, x, axis, name)
+
+    def argmin(self, x, axis=-1, *, name=None):
+        """The index (i32) of the smallest element of ``x`` along ``axis``, the first
+        one on ties; of f32 or bf16 elements, the first NaN if there is one."""
+        return self.reduce("argmin", x, axis, name=name)
+
+    def argmax(self, x, axis=-1, *, name=None):
+        """The index (i32) of the largest element of ``x`` along ``axis``, the first
+        one on ties; of f32 or bf16 elements, the first NaN if there is one."""
+        return self.reduce("argmax", x, axis, name=name)
 
     def fold(self, op, x, init, axis=-1, *, name=None):
         """Reduce ``x`` along ``axis`` with ``op``, starting from ``init`` (a number,

@@ -10,7 +10,8 @@ in fp32. Rewriting the generic ops into the fp ops a PCU runs is
 :func:`compiler.floats.lower_floats`.
 """
 
-from hw.ops import FP_OPS, FP_REDUCE_OPS, Op, ReduceOp, OP_TABLE, REDUCE_TABLE
+from hw.ops import (ARG_REDUCE_OPS, FP_OPS, FP_REDUCE_OPS, Op, ReduceOp, OP_TABLE,
+                    REDUCE_TABLE)
 from .errors import CompileError
 from .exprs import Arg, Cast, fold_expr
 from .text import expr_text
@@ -133,11 +134,13 @@ def expr_dtype(expr, in_dtypes, node=None):
 
 def reduce_dtype(op, dtype, node=None):
     """The result dtype of reduction ``op`` over elements of ``dtype``: ``dtype``, but
-    f32 for the explicit ``fadd`` of bf16 (fp32 accumulation). Raises
-    :class:`CompileError` for an fp reduction of i32."""
+    f32 for the explicit ``fadd`` of bf16 (fp32 accumulation) and i32 (an index) for
+    the arg ops. Raises :class:`CompileError` for an fp reduction of i32."""
     if op in FP_REDUCE_OPS:
         if dtype not in FLOAT_DTYPES:
             raise CompileError(f"reduction {REDUCE_TABLE[op][0]!r} works on f32 and "
                                f"bf16, not {dtype}", node)
+        if op in ARG_REDUCE_OPS:
+            return "i32"
         return "f32" if op in (ReduceOp.FADD, ReduceOp.KADD) else dtype
-    return dtype
+    return "i32" if op in ARG_REDUCE_OPS else dtype

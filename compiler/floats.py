@@ -33,7 +33,8 @@ FP_OF = {Op.ADD: Op.FADD, Op.SUB: Op.FSUB, Op.MUL: Op.FMUL, Op.MAC: Op.FMAC,
          Op.LE: Op.FLE, Op.ABS: Op.FABS}
 #: The fp reduction of each generic reduction on float elements.
 FP_REDUCE_OF = {ReduceOp.ADD: ReduceOp.FADD, ReduceOp.MIN: ReduceOp.FMIN,
-                ReduceOp.MAX: ReduceOp.FMAX}
+                ReduceOp.MAX: ReduceOp.FMAX, ReduceOp.ARGMIN: ReduceOp.FARGMIN,
+                ReduceOp.ARGMAX: ReduceOp.FARGMAX}
 #: Generic ops whose bf16 result is an fp32 one rounded back to bf16.
 _ROUNDED = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.MAC})
 

@@ -10,6 +10,8 @@ from math import prod
 
 from hw.ops import Op, ReduceOp, OP_TABLE
 from .composites import COMPOSITES, InputShapes
+from hw.ops import ARG_REDUCE_OPS, REDUCE_TABLE
+
 from .dtypes import expr_dtype, reduce_dtype
 from .errors import CompileError
 from .exprs import MAX_EXPR_DEPTH
@@ -137,6 +139,10 @@ def _axis_type(node, src):
     if not isinstance(node.op, ReduceOp):
         raise CompileError(f"reduction op must be a ReduceOp, not {node.op!r}", name)
     check_axis(node.axis, src.ndim, name)
+    if node.op in ARG_REDUCE_OPS and not isinstance(node, Reduce):
+        what = "scan" if isinstance(node, Scan) else "fold"
+        raise CompileError(f"{REDUCE_TABLE[node.op][0]} is a reduction only, not a "
+                           f"{what}: use reduce({REDUCE_TABLE[node.op][0]!r}, ...)", name)
     dtype = reduce_dtype(node.op, src.dtype, name)
     if isinstance(node, Fold):
         if dtype in FLOAT_DTYPES:

@@ -24,7 +24,8 @@ __all__ = ["MAGIC", "VERSION", "RecordKind", "CfgError", "HEADER", "HEADER_WORDS
 MAGIC = 0x315A5A54      # b"TZZ1" read as a little-endian word
 #: 2: the 6-bit functional-unit opcode and 3-bit reduction op of the floating-point ops
 #: (version 1 had 5 and 2 bits; its PCU records would be misread, so they are refused).
-VERSION = 2
+#: 3: the 4-bit reduction op of the arg reductions (version 2 PCU records are refused).
+VERSION = 3
 
 HEADER = data.StructLayout({
     "magic":   WORD,

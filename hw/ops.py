@@ -26,7 +26,7 @@ from amaranth.lib import enum
 
 __all__ = ["Op", "ReduceOp", "OpInfo", "OP_TABLE", "OPS_BY_NAME", "REDUCE_TABLE",
            "REDUCE_BY_NAME", "wrap32", "apply_op", "apply_reduce", "reduce_identity", "FP_OPS",
-           "FP_REDUCE_OPS", "CANONICAL_NAN", "ftobf_rne", "ftobf_sr", "SR_TAPS",
+           "FP_REDUCE_OPS", "ARG_REDUCE_OPS", "arg_reduce", "right_wins", "CANONICAL_NAN", "ftobf_rne", "ftobf_sr", "SR_TAPS",
            "sr_seed", "sr_step", "sr_bits"]
 
 INT32_MIN = -(2 ** 31)
@@ -77,7 +77,7 @@ class Op(enum.Enum, shape=6):
     ASI32    = 36  # f32 (or bf16) bits read as an i32
 
 
-class ReduceOp(enum.Enum, shape=3):
+class ReduceOp(enum.Enum, shape=4):
     """Operations of the cross-lane reduction tree and the accumulator."""
     ADD = 0
     MIN = 1
@@ -87,10 +87,20 @@ class ReduceOp(enum.Enum, shape=3):
     FMAX = 5
     KADD = 6     # compensated (Kahan) fp32 sum: across lanes as FADD, in the accumulator
                  # with a compensation term per lane
+    # (value, index) pairs, the index being counter 0 as each lane sees it (the position
+    # along the reduced axis); the result is the index, the lowest one on ties
+    ARGMIN = 7   # signed i32
+    ARGMAX = 8
+    FARGMIN = 9  # binary32, IEEE order (-0 == +0); a NaN beats every number
+    FARGMAX = 10
 
 #: The ops of the "fp" op group (a fabric without it leaves them out of its hardware).
 FP_OPS = frozenset(op for op in Op if Op.FADD.value <= op.value <= Op.FTOBF_SR.value)
-FP_REDUCE_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX, ReduceOp.KADD})
+FP_REDUCE_OPS = frozenset({ReduceOp.FADD, ReduceOp.FMIN, ReduceOp.FMAX, ReduceOp.KADD,
+                           ReduceOp.FARGMIN, ReduceOp.FARGMAX})
+#: The reductions over (value, index) pairs whose result is the index.
+ARG_REDUCE_OPS = frozenset({ReduceOp.ARGMIN, ReduceOp.ARGMAX, ReduceOp.FARGMIN,
+                            ReduceOp.FARGMAX})
 
 CANONICAL_NAN = 0x7FC00000
 POS_INF = 0x7F800000
@@ -287,7 +297,47 @@ REDUCE_TABLE = {
     # combining two values (the tree, a fold's init) is a plain sum; the compensation
     # lives in the accumulator (sim/golden.py, docs/hardware.md)
     ReduceOp.KADD: ("kadd", NEG_ZERO, lambda x, y: _fp(np.add)(x, y)),
+    # the value that wins of two pairs (left one on ties); arg_reduce gives the index
+    ReduceOp.ARGMIN: ("argmin", INT32_MAX, lambda x, y: _pick_right(ReduceOp.ARGMIN, x, y)),
+    ReduceOp.ARGMAX: ("argmax", INT32_MIN, lambda x, y: _pick_right(ReduceOp.ARGMAX, x, y)),
+    ReduceOp.FARGMIN: ("fargmin", POS_INF, lambda x, y: _pick_right(ReduceOp.FARGMIN, x, y)),
+    ReduceOp.FARGMAX: ("fargmax", NEG_INF, lambda x, y: _pick_right(ReduceOp.FARGMAX, x, y)),
 }
+
+
+def _is_nan(x):
+    return (_i64(x) & 0x7FFFFFFF) > POS_INF
+
+
+def right_wins(op, x, y):
+    """Whether pair ``y`` (the right one, of higher index) wins pair ``x`` in arg
+    reduction ``op``: strictly smaller (argmin) or larger (argmax), ``-0 == +0`` for the
+    fp ops, where a NaN also wins any number (and loses to an earlier NaN)."""
+    op = ReduceOp(op)
+    if op in (ReduceOp.ARGMIN, ReduceOp.ARGMAX):
+        lo, hi = (y, x) if op == ReduceOp.ARGMIN else (x, y)
+        return _i64(lo) < _i64(hi)
+    lo, hi = (y, x) if op == ReduceOp.FARGMIN else (x, y)
+    with np.errstate(invalid="ignore"):
+        less = _f(lo) < _f(hi)
+    return less | (_is_nan(y) & ~_is_nan(x))
+
+
+def _pick_right(op, x, y):
+    return np.where(right_wins(op, x, y), y, x).astype(np.int32)
+
+
+def arg_reduce(op, x, axis):
+    """The index along ``axis`` of the winning element of int32 array ``x`` for arg
+    reduction ``op``: the first one of the best (``right_wins`` applied left to right,
+    which is what any order of pairwise combining gives)."""
+    x = np.moveaxis(np.asarray(x, dtype=np.int32), axis, 0)
+    best, index = x[0], np.zeros(x.shape[1:], np.int32)
+    for k in range(1, x.shape[0]):
+        take = right_wins(op, best, x[k])
+        best = np.where(take, x[k], best).astype(np.int32)
+        index = np.where(take, k, index).astype(np.int32)
+    return index
 
 REDUCE_BY_NAME = {name: op for op, (name, _, _) in REDUCE_TABLE.items()}
 

@@ -109,6 +109,7 @@ class PCU(wiring.Component):
             acc.mode.eq(cfg.acc.mode), acc.op.eq(cfg.acc.op), acc.clear.eq(self.start),
             acc.valid.eq(last.valid), acc.fresh.eq(last.ctx.fresh), acc.mask.eq(last.ctx.mask),
             acc.r.eq(pick(m, list(last.regs), cfg.acc.src, vector, "acc_src")),
+            acc.idx.eq(last.ctx.lane0),
         ]
 
         ready = self._inputs(m, head, level)

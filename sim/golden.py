@@ -31,8 +31,8 @@ That order depends on the fabric's lanes, which ``run_graph`` then needs.
 import numpy as np
 
 from hw.errors import TerrazzoError
-from hw.ops import (FP_REDUCE_OPS, OP_TABLE, REDUCE_TABLE, Op, ReduceOp, apply_op, apply_reduce,
-                    sr_bits, wrap32)
+from hw.ops import (ARG_REDUCE_OPS, FP_REDUCE_OPS, OP_TABLE, REDUCE_TABLE, Op, ReduceOp, apply_op,
+                    apply_reduce, arg_reduce, sr_bits, wrap32)
 from compiler.composites import COMPOSITES
 from compiler.floats import lower_floats
 from compiler.ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Composite, Arg,
@@ -234,6 +234,9 @@ def _evaluate(node, args, lanes, sr_seed=0):
     if isinstance(node, Map):
         out = eval_expr(node.expr, args, lanes, sr_seed)
         return np.array(np.broadcast_to(out, args[0].shape), dtype=np.int32)
+    if isinstance(node, Reduce) and node.op in ARG_REDUCE_OPS:
+        # the winner is unique (the first of the best), whatever the order of combining
+        return arg_reduce(node.op, args[0], node.axis)
     if isinstance(node, (Reduce, Fold, Scan)) and node.op in FP_REDUCE_OPS:
         if lanes is None:
             raise InputError(f"node {node.name!r} is a floating-point reduction, whose "

@@ -127,7 +127,7 @@ def test_bad_magic():
 def test_bad_version():
     w = good_words()
     w[1] = 7
-    check_fault(to_bytes(w), CfgError.VERSION, r"^format version 7 is not supported \(expected 2\)$")
+    check_fault(to_bytes(w), CfgError.VERSION, r"^format version 7 is not supported \(expected 3\)$")
 
 
 def test_other_fabric():

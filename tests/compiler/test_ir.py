@@ -167,7 +167,7 @@ def test_compile_error_names_node():
     (lambda g: g.map(lambda a: a + 1.5, "a"),
      "float literal 1.5 in an i32 operation; cast the operation's operands to f32 first"),
     (lambda g: g.reduce("mul", "a"),
-     "unknown reduction 'mul'; known reductions are add, min, max, fadd, fmin, fmax, kadd"),
+     "unknown reduction 'mul'; known reductions are add, min, max, fadd, fmin, fmax, kadd, argmin, argmax, fargmin, fargmax"),
     (lambda g: g.reduce("add", "a", axis=1),
      "node 'reduce0': axis 1 is out of range for a tensor of rank 1"),
     (lambda g: g.scan("add", "a", axis=-2),

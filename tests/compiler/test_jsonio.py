@@ -188,7 +188,8 @@ def test_base_document_loads():
     ("/nodes/3/attrs", {"k": 1}, "/nodes/3/attrs/k: gemv takes no attribute 'k'"),
     ("/nodes/3/attrs", [], "/nodes/3/attrs: expected an object, got an array"),
     ("/nodes/4/op", "mul", "/nodes/4/op: unknown reduction \"mul\"; expected one of 'add', "
-                           "'min', 'max', 'fadd', 'fmin', 'fmax', 'kadd'"),
+                           "'min', 'max', 'fadd', 'fmin', 'fmax', 'kadd', 'argmin', 'argmax', "
+                           "'fargmin', 'fargmax'"),
     ("/nodes/4/axis", -1, "/nodes/4/axis: expected a non-negative axis, got -1"),
     ("/nodes/4/axis", 1, "node 'r': axis 1 is out of range for a tensor of rank 1 "
                          "(at /nodes/4)"),

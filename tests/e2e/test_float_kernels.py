@@ -123,8 +123,65 @@ def kahan(m=4, n=300):
                            "t": (1 + rng.random((n, m)) / 64).astype(np.float32)}
 
 
+def poly(n=72):
+    """A polynomial in a computed argument ``r``: ``r`` is read by every part of the
+    kernel's PCU chain (the partitioner fans it out)."""
+    g = Graph("fpoly")
+    x = g.input("x", (n,), "f32")
+    r = (x - 1.5) * 0.25
+    q = r * 0.125 + 0.5
+    for c in (0.75, -1.25, 2.0, 0.375, -0.5):
+        q = q * r + c
+    g.output("y", q * r + r * r)
+    return g, lambda rng: {"x": floats(rng, n)}
+
+
+def ipoly(n=72):
+    """The same in integers, the argument and an input read by every part."""
+    g = Graph("ipoly")
+    i = g.input("i", (n,), "i32")
+    k = (i ^ 0x55) + 3
+    p = k * 3 + 1
+    for c in (7, -5, 2, 9, -11):
+        p = (p * k + c) ^ i
+    g.output("z", p * k + (k >> 2))
+    return g, lambda rng: {"i": rng.integers(-2 ** 31, 2 ** 31, n)}
+
+
+def argmax(m=6, n=21):
+    """argmax along rows (reduction tree) and argmin down the columns (lane
+    accumulators) of f32 with ties, NaNs and signed zeros, and of i32 with ties."""
+    g = Graph("fargmax")
+    x, i = g.input("x", (m, n), "f32"), g.input("i", (m, n), "i32")
+    g.output("rows", g.argmax(x, 1))
+    g.output("cols", g.argmin(x, 0))
+    g.output("irows", g.argmin(i, 1))
+    g.output("icols", g.argmax(i * 2, 0))
+
+    def make(rng):
+        x = rng.choice(np.float32([-1.5, 0.0, -0.0, 2.0, 7.0, -np.inf, np.inf]), (m, n))
+        x[1, 7] = x[1, 15] = np.nan                 # the first NaN of a row wins
+        x[4, :] = 3.0                               # a row of ties: index 0
+        return {"x": x, "i": rng.integers(-3, 4, (m, n))}
+    return g, make
+
+
+def kmeans_assign(points=40, k=5, dims=3):
+    """K-means' assignment step: each point's nearest centroid, as a distance reduction
+    and one argmin kernel."""
+    g = Graph("kmeans")
+    x, c = g.input("x", (points, dims), "f32"), g.input("c", (k, dims), "f32")
+    xb = g.view(x, (points, k, dims), strides=(dims, 0, 1))
+    cb = g.view(c, (points, k, dims), strides=(0, dims, 1))
+    d = g.map(lambda a, b: (a - b) * (a - b), xb, cb)
+    g.output("label", g.argmin(g.reduce("add", d, axis=2), 1))
+    return g, lambda rng: {"x": floats(rng, (points, dims), False),
+                           "c": floats(rng, (k, dims), False)}
+
+
 KERNELS = {f.__name__: f for f in (dot, saxpy, gemv, gemm, bf16_gemv, row_stats, casts,
-                                   stochastic, kahan)}
+                                   stochastic, kahan, poly, ipoly, argmax,
+                                   kmeans_assign)}
 
 
 @lru_cache(maxsize=None)

@@ -12,8 +12,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.layouts import AccMode
-from hw.ops import (FP_REDUCE_OPS, INT32_MAX, INT32_MIN, Op, ReduceOp, apply_op, apply_reduce,
-                    reduce_identity)
+from hw.ops import (ARG_REDUCE_OPS, FP_REDUCE_OPS, INT32_MAX, INT32_MIN, Op, ReduceOp, apply_op,
+                    apply_reduce, arg_reduce, reduce_identity, right_wins)
 from hw.params import PRESETS, load_fabric
 from hw.reduce import Accumulator, ScanNetwork
 
@@ -23,6 +23,14 @@ REDUCE_OPS = [op for op in ReduceOp if op not in FP_REDUCE_OPS]
 
 def red(op, x, y):
     return int(apply_reduce(op, x, y))
+
+
+def red_pair(op, a, b):
+    """Pair ``a`` (value, index) combined with pair ``b`` on its right: for an arg op
+    the winner (``b`` only if strictly better), else ``(op(x, y), a's index)``."""
+    if op in ARG_REDUCE_OPS:
+        return b if bool(right_wins(op, a[0], b[0])) else a
+    return red(op, a[0], b[0]), a[1]
 
 
 def random_word(rng):
@@ -57,33 +65,45 @@ def random_vector(lanes, rng, fp=False):
 
 # -- scan network ----------------------------------------------------------------------
 
-def prefix(op, x):
-    """Inclusive prefix of ``x`` under ``op``, lane 0 first, in the Sklansky network's
-    order: at span ``s`` each lane in the upper half of a block of ``2s`` combines the
-    last lane of the lower half on its left (the order floating-point sums depend on)."""
-    x, span = list(x), 1
+def prefix_pairs(op, x, xi):
+    """Inclusive prefix of the pairs ``zip(x, xi)`` under ``op``, lane 0 first, in the
+    Sklansky network's order: at span ``s`` each lane in the upper half of a block of
+    ``2s`` combines the last lane of the lower half on its left (the order
+    floating-point sums depend on)."""
+    x, span = list(zip(x, xi)), 1
     while span < len(x):
-        x = [red(op, x[(i // span) * span - 1], v) if (i // span) % 2 else v
+        x = [red_pair(op, x[(i // span) * span - 1], v) if (i // span) % 2 else v
              for i, v in enumerate(x)]
         span *= 2
     return x
 
 
+def prefix(op, x):
+    """The values of :func:`prefix_pairs`."""
+    return [v for v, _ in prefix_pairs(op, x, range(len(x)))]
+
+
 def check_scan(lanes, op, *, seed, vectors=24, opcode=None, fp=False):
-    """Drive ``vectors`` random vectors into a ``ScanNetwork(lanes, fp=fp)`` set to
-    ``op`` (or to the raw ``opcode``) and compare ``y`` with :func:`prefix` of ``op``."""
+    """Drive ``vectors`` random vectors (and random lane indices) into a
+    ``ScanNetwork(lanes, fp=fp)`` set to ``op`` (or to the raw ``opcode``) and compare
+    ``y`` and ``yi`` with :func:`prefix_pairs` of ``op``."""
     dut = ScanNetwork(lanes, fp=fp)
     rng = random.Random(seed)
-    stimulus = [random_vector(lanes, rng, fp=op in FP_REDUCE_OPS) for _ in range(vectors)]
+    stimulus = [(random_vector(lanes, rng, fp=op in FP_REDUCE_OPS), random_vector(lanes, rng))
+                for _ in range(vectors)]
 
     async def tb(ctx):
         if opcode is None:
             ctx.set(dut.op, op)
         else:
             ctx.set(dut.op.as_value(), opcode)
-        for x in stimulus:
+        for x, xi in stimulus:
             ctx.set(dut.x, x)
-            assert list(ctx.get(dut.y)) == prefix(op, x), f"x = {x}"
+            ctx.set(dut.xi, xi)
+            want = prefix_pairs(op, x, xi)
+            assert list(ctx.get(dut.y)) == [v for v, _ in want], f"x = {x}"
+            if op in ARG_REDUCE_OPS:
+                assert list(ctx.get(dut.yi)) == [i for _, i in want], f"x = {x}"
 
     sim = Simulator(dut)
     sim.add_testbench(tb)
@@ -109,9 +129,9 @@ def test_scan_with_fp_still_computes_the_integer_ops():
 
 
 def test_scan_unnamed_opcode_adds():
-    # the 3-bit op field can hold 7, which ReduceOp does not name
-    assert 7 not in {op.value for op in ReduceOp}
-    check_scan(8, ReduceOp.ADD, seed=99, opcode=7)
+    # the 4-bit op field can hold 15, which ReduceOp does not name
+    assert 15 not in {op.value for op in ReduceOp}
+    check_scan(8, ReduceOp.ADD, seed=99, opcode=15)
 
 
 @pytest.mark.parametrize("lanes", [0, 3, 6, -4, 4.0])
@@ -124,7 +144,8 @@ def test_scan_lanes_must_be_a_power_of_two(lanes):
 
 @dataclass(frozen=True)
 class AccInput:
-    """The accumulator's inputs in one cycle; ``mask`` has bit ``i`` for lane ``i``."""
+    """The accumulator's inputs in one cycle; ``mask`` has bit ``i`` for lane ``i``;
+    ``idx`` the lane indices (all zero if not given)."""
     r: list
     mode: AccMode = AccMode.NONE
     op: ReduceOp = ReduceOp.ADD
@@ -132,19 +153,21 @@ class AccInput:
     valid: bool = False
     fresh: bool = False
     mask: int = 0
+    idx: list = None
 
 
 class AccumulatorModel:
     """The accumulator per its contract (``docs/hardware.md``, PCU accumulator stage).
 
-    :meth:`result` is this cycle's ``result`` from the register ``acc`` and the inputs;
-    :meth:`edge` updates ``acc`` at the clock edge: zero on ``clear``, else the new value
-    on ``valid``, else unchanged.
+    :meth:`result` is this cycle's ``result`` from the registers (``acc``, the index
+    register ``acci``) and the inputs; :meth:`edge` updates them at the clock edge:
+    zero on ``clear``, else the new values on ``valid``, else unchanged.
     """
 
     def __init__(self, lanes):
         self.lanes = lanes
         self.acc = [0] * lanes
+        self.acci = [0] * lanes
         self.comp = [0] * lanes     # Kahan compensation terms (KADD in LANE and TREE)
 
     def _kahan(self, acc, c, v, fresh):
@@ -155,41 +178,56 @@ class AccumulatorModel:
         t = red(ReduceOp.FADD, acc, y)
         return t, int(apply_op(Op.FSUB, int(apply_op(Op.FSUB, t, acc)), y))
 
+    def _step(self, i, pair, held):
+        """``pair`` (value, index) accumulated onto ``held``: a fresh accumulator takes
+        an arg op's pair as it is, other ops start from the identity."""
+        if i.fresh:
+            held = (pair[0] if i.op in ARG_REDUCE_OPS else reduce_identity(i.op), pair[1])
+        return red_pair(i.op, held, pair)
+
     def _update(self, i):
-        """``(new acc, result, new compensation)`` for the inputs ``i``."""
+        """``(new acc, new acci, result, new compensation)`` for the inputs ``i``."""
         e = reduce_identity(i.op)
         kahan = i.op == ReduceOp.KADD
+        arg = i.op in ARG_REDUCE_OPS
         zero = [0] * self.lanes
+        idx = i.idx or zero
         if i.mode == AccMode.LANE:
+            index = [x if i.fresh else a for x, a in zip(idx, self.acci)]
             if kahan:
                 pairs = [self._kahan(a, c, r, i.fresh)
                          for a, c, r in zip(self.acc, self.comp, i.r)]
                 new = [t for t, _ in pairs]
-                return new, new, [c for _, c in pairs]
-            new = [red(i.op, e if i.fresh else a, r) for a, r in zip(self.acc, i.r)]
-            return new, new, zero
+                return new, index, new, [c for _, c in pairs]
+            out = [self._step(i, (r, x), (a, ai))
+                   for r, x, a, ai in zip(i.r, idx, self.acc, self.acci)]
+            new, index = [v for v, _ in out], [x for _, x in out]
+            return new, index, index if arg else new, zero
         if i.mode in (AccMode.TREE, AccMode.SCAN):
-            running = e if i.fresh else self.acc[0]
             masked = [r if i.mask >> lane & 1 else e for lane, r in enumerate(i.r)]
+            pre = prefix_pairs(i.op, masked, idx)
+            held = (self.acc[0], self.acci[0])
             if kahan and i.mode == AccMode.TREE:
-                t, c = self._kahan(self.acc[0], self.comp[0], prefix(i.op, masked)[-1],
-                                   i.fresh)
-                new = [t] + [0] * (self.lanes - 1)
-                return new, new, [c] + [0] * (self.lanes - 1)
-            out = [red(i.op, running, x) for x in prefix(i.op, masked)]
-            new = [out[-1]] + [0] * (self.lanes - 1)
-            return new, out if i.mode == AccMode.SCAN else new, zero
-        return self.acc, self.acc, zero
+                t, c = self._kahan(self.acc[0], self.comp[0], pre[-1][0], i.fresh)
+                index = pre[-1][1] if i.fresh else self.acci[0]
+                return [t] + zero[1:], [index] + zero[1:], [t] + zero[1:], [c] + zero[1:]
+            out = [self._step(i, pair, held) for pair in pre]
+            new, index = [out[-1][0]] + zero[1:], [out[-1][1]] + zero[1:]
+            if i.mode == AccMode.SCAN:
+                return new, index, [v for v, _ in out], zero
+            return new, index, index if arg else new, zero
+        return self.acc, self.acci, self.acci if arg else self.acc, zero
 
     def result(self, i):
-        return self._update(i)[1]
+        return self._update(i)[2]
 
     def edge(self, i):
         if i.clear:
             self.acc = [0] * self.lanes
+            self.acci = [0] * self.lanes
             self.comp = [0] * self.lanes
         elif i.valid:
-            self.acc, _, self.comp = self._update(i)
+            self.acc, self.acci, _, self.comp = self._update(i)
         elif i.op != ReduceOp.KADD or i.mode == AccMode.SCAN:
             self.comp = [0] * self.lanes
 
@@ -205,6 +243,7 @@ def run_accumulator(lanes, inputs, fp=False):
         for i in inputs:
             for name in ("r", "mode", "op", "clear", "valid", "fresh", "mask"):
                 ctx.set(getattr(dut, name), getattr(i, name))
+            ctx.set(dut.idx, i.idx or [0] * lanes)
             seen.append((list(ctx.get(dut.acc)), list(ctx.get(dut.result))))
             await ctx.tick()
 
@@ -231,7 +270,8 @@ def random_inputs(lanes, rng, n, *, modes, ops):
     fp = all(op in FP_REDUCE_OPS for op in ops)
     return [AccInput(r=random_vector(lanes, rng, fp), mode=rng.choice(modes), op=rng.choice(ops),
                      clear=rng.random() < 0.05, valid=rng.random() < 0.8,
-                     fresh=rng.random() < 0.2, mask=rng.getrandbits(lanes))
+                     fresh=rng.random() < 0.2, mask=rng.getrandbits(lanes),
+                     idx=random_vector(lanes, rng))
             for _ in range(n)]
 
 
@@ -290,20 +330,28 @@ def rows_of_vectors(lanes, rng, rows, length):
 def check_row_folds(lanes, mode, op, *, seed, rows=3, length=None, gap=0.3):
     """A PCU loop over ``rows`` rows of ``length`` words: ``clear`` at start, then one
     ``valid`` iteration per vector (idle cycles between them with chance ``gap``), fresh
-    on the first vector of a row (reset level 1). The ``result`` of each row's last
-    vector is what an output at level 1 pushes: it must be that row's reduction,
-    computed here straight from ``apply_reduce``."""
+    on the first vector of a row (reset level 1), the lane indices those of counter 0
+    (the position in the row for TREE and SCAN, the vector's number for LANE). The
+    ``result`` of each row's last vector is what an output at level 1 pushes: it must be
+    that row's reduction, computed here straight from ``apply_reduce`` (``arg_reduce``
+    for the arg ops)."""
     rng = random.Random(seed)
     length = length or 2 * lanes + 3
+    arg = op in ARG_REDUCE_OPS
     fold = functools.partial(functools.reduce, functools.partial(red, op))
+    if arg:
+        def fold(words):
+            return int(arg_reduce(op, words, 0))
     inputs, emits, want = [AccInput(r=[0] * lanes, clear=True)], [], []
     for words, vectors in rows_of_vectors(lanes, rng, rows, length):
         for n, (r, mask) in enumerate(vectors):
             while rng.random() < gap:
                 inputs.append(AccInput(r=random_vector(lanes, rng), mode=mode, op=op,
-                                       mask=rng.getrandbits(lanes)))
+                                       mask=rng.getrandbits(lanes),
+                                       idx=random_vector(lanes, rng)))
+            idx = [n] * lanes if mode == AccMode.LANE else [n * lanes + i for i in range(lanes)]
             inputs.append(AccInput(r=r, mode=mode, op=op, valid=True, fresh=n == 0,
-                                   mask=mask))
+                                   mask=mask, idx=idx))
         emits.append(len(inputs) - 1)
         if mode == AccMode.LANE:
             # every lane folds its own words, masked or not
@@ -322,7 +370,34 @@ def check_row_folds(lanes, mode, op, *, seed, rows=3, length=None, gap=0.3):
                          ids=lambda mode: mode.name)
 @pytest.mark.parametrize("op", REDUCE_OPS, ids=lambda op: op.name)
 def test_row_folds(mode, op):
+    if op in ARG_REDUCE_OPS and mode == AccMode.SCAN:
+        pytest.skip("an arg op has no scan (the compiler refuses one)")
     check_row_folds(8, mode, op, seed=mode.value * 10 + op.value)
+
+
+def test_row_folds_with_ties_keep_the_lowest_index():
+    """Rows of few distinct values, so most of them tie: the index of the first best."""
+    for op in (ReduceOp.ARGMIN, ReduceOp.ARGMAX):
+        for mode in (AccMode.LANE, AccMode.TREE):
+            rng = random.Random(op.value + mode.value)
+            lanes, inputs, emits, want = 4, [AccInput(r=[0] * 4, clear=True)], [], []
+            for _ in range(3):
+                vectors = [[rng.choice([-1, 0, 1]) for _ in range(lanes)] for _ in range(3)]
+                for n, r in enumerate(vectors):
+                    idx = [n] * lanes if mode == AccMode.LANE else \
+                        [n * lanes + i for i in range(lanes)]
+                    inputs.append(AccInput(r=r, mode=mode, op=op, valid=True, fresh=n == 0,
+                                           mask=0b1111, idx=idx))
+                emits.append(len(inputs) - 1)
+                if mode == AccMode.LANE:
+                    want.append([int(arg_reduce(op, [v[i] for v in vectors], 0))
+                                 for i in range(lanes)])
+                else:
+                    flat = [w for v in vectors for w in v]
+                    first = flat.index((min if op == ReduceOp.ARGMIN else max)(flat))
+                    want.append([first, 0, 0, 0])
+            seen = run_accumulator(lanes, inputs)
+            assert [seen[k][1] for k in emits] == want, (op, mode)
 
 
 def test_row_folds_tiny_lanes_whole_vectors():
