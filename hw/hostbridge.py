@@ -230,7 +230,11 @@ class HostBridge(wiring.Component):
                      Const(self.buffer_words, WORD),
                      Const(p.lanes | p.io_in << 8 | p.io_out << 16, WORD),
                      Const(self.fifo_depth, WORD),
-                     *(Cat(self.fifo_depth - f.w_level, Const(0, 16)) for f in fifos))
+                     # 16 bits each, whatever width the difference has (an int minus
+                     # a level is a few bits wide, and would shift the next FIFO's)
+                     *(Cat((Const(self.fifo_depth, 16) - f.w_level)[:16], Const(0, 16))
+                       for f in fifos))
+        assert len(status) == WORD * status_words(p.io_in), len(status)
 
         with m.FSM(name="rx"):
             with m.State("HUNT"):
