@@ -4,7 +4,8 @@ An operand is fed directly when the sequence of (address, valid lanes) transfers
 kernel pops equals the sequence the stream carries; both are loop nests, compared in
 closed form (:mod:`.sequences`).
 Otherwise (and always for constants) it goes through a PMU, planned by
-:mod:`.buffering`. A tensor that fills a PMU of a kernel is not also fed directly to
+:mod:`.buffering`; so does a tensor that the kernel reads beside a reduction of it
+(``x - max(x)``), which a direct read would deadlock. A tensor that fills a PMU of a kernel is not also fed directly to
 that kernel: the PMU waits for its buffer to fill while the direct branch would stall
 the stream's fork.
 """
@@ -83,6 +84,14 @@ def plan_delivery(kernel, streams, tensors, p):
             if s.order == want and pops.key() == stream_walk(s, lanes).key():
                 direct[i] = s
                 break
+    # A tensor read directly beside a reduction of itself (x - max(x)) would stall its
+    # fork: the reduction's result needs the whole slice, which the reader holds back
+    # until that result arrives. Such a tensor goes through a PMU, which takes slices
+    # while the reader waits.
+    for i in list(direct):
+        t = kernel.operands[i].tensor
+        if any(o.tensor != t and tensors.reduces(o.tensor, t) for o in kernel.operands):
+            del direct[i]
     buffered = {o.tensor for i, o in enumerate(kernel.operands)
                 if i not in direct and o.kind != "counter"}
     for i in list(direct):

@@ -1,7 +1,7 @@
 """What lowering knows of each tensor: the graph's nodes and shapes, plus the tensors
 lowering itself creates. The graph is only read."""
 
-from ..ir import View, contiguous_strides
+from ..ir import Fold, Reduce, View, contiguous_strides, operands
 from ..passes import compose_views
 from .plans import Operand
 
@@ -50,6 +50,27 @@ class Tensors:
         """Record a :class:`~compiler.ir.Const` that lowering created."""
         self._consts[const.name] = const
         self._shapes[const.name] = tuple(const.shape)
+
+    def reduces(self, name, source):
+        """Whether tensor ``name`` is computed from tensor ``source`` through a
+        reduction or fold: then it exists only after whole slices of ``source`` have
+        streamed past."""
+        stack, seen = [(name, False)], set()
+        while stack:
+            tensor, reduced = stack.pop()
+            if tensor == source and reduced:
+                return True
+            if (tensor, reduced) in seen:
+                continue
+            seen.add((tensor, reduced))
+            node = self.node(tensor)
+            if node is None and tensor.endswith(".reduce"):     # a fold's partial result
+                node = self._graph.nodes.get(tensor[:-len(".reduce")])
+            if node is None:
+                continue
+            through = reduced or isinstance(node, (Reduce, Fold))
+            stack += [(n, through) for n in operands(node)]
+        return False
 
     def resolve(self, name):
         """Follow views down to a tensor that is no view: the :class:`Operand` that reads

@@ -246,3 +246,20 @@ def test_lower_does_not_modify_its_input():
     assert any(o.tensor == "W.v9_0" for k in low.kernels for o in k.operands)
     assert g == before and g.nodes == nodes and list(g.nodes) == list(nodes)
     assert lower(g, SMALL).to_text() == low.to_text()
+
+
+def test_a_tensor_read_beside_its_own_reduction_goes_through_a_pmu():
+    """x - max(x) along rows: the map's x would wait at its FIFO for max of the row,
+    which needs the whole row to have passed the fork; with rows longer than the FIFO
+    a direct read deadlocks, so x is buffered (a slab per row, double) and only the
+    reduction reads it directly."""
+    g = Graph("centre")
+    x = g.input("x", (3, 40))
+    top = g.reduce("max", x, axis=1)
+    g.output("y", x - g.broadcast_to(g.view(top, (3, 1)), (3, 40)))
+    low = lowered(g)
+    assert [line.split(":")[1].split(" ")[0] for line in kernel_lines(low)
+            if line.startswith("pmu")] == ["x"]
+    net_into_map = [line for line in low.to_text().splitlines() if "in:x.data" in line]
+    assert len(net_into_map) == 1 and "pcu:reduce0" in net_into_map[0] and \
+        "pmu0" in net_into_map[0]
