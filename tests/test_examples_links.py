@@ -9,8 +9,8 @@ PACKAGED = ROOT / "terrazzo" / "kernels"
 EXAMPLES = ROOT / "examples"
 
 
-#: folders of examples/ that are demonstrations of their own, not the kernel suite
-DEMOS = {"bf16"}
+#: folders of examples/ that are not the kernel suite: demonstrations, fabric files
+DEMOS = {"bf16", "fabrics"}
 
 
 def test_examples_link_to_exactly_the_suite():

@@ -5,17 +5,20 @@ One full-batch gradient step is one Terrazzo graph::
 
     logits = X @ w            (bf16 X and w, exact products, fp32 sums)
     p      = sigmoid(logits)  (f32; compiler/special.py)
-    grad   = X.T @ (p - y) / N
+    grad   = sum over n of X[n, :] * (p - y)[n] / N      (a reduction down the columns)
     w'     = cast(w - lr * grad, "bf16", rounding)        (or kept in f32)
 
 With the weights held in bf16, an update smaller than half a bf16 ulp of the weight
 is lost under round-to-nearest-even, so training stalls; stochastic rounding keeps
 each update in expectation and trains as fp32 does. The loop runs the graph in the
-golden model (``sim.golden.run_graph``), which is bit-exact with the fabric; the update
-kernel alone (``update_graph``) also runs on the simulated ``small-fp`` fabric
-(``python examples/bf16/logreg.py --fabric``), which must equal the golden model.
+golden model (``sim.golden.run_graph``), which is bit-exact with the fabric. With
+``--fabric``, the update kernel alone (``update_graph``) runs on the simulated
+``small-fp`` fabric, and a few whole steps of a smaller problem (``FABRIC_N`` x
+``FABRIC_D``) on ``examples/fabrics/fp-functions.toml`` (sigmoid alone takes 19 PCUs),
+each step's weights fed to the next: every output must equal the golden model.
 
     python examples/bf16/logreg.py             # the table (docs/bf16-training.md)
+    python examples/bf16/logreg.py --fabric    # and the runs on the simulated fabric
 """
 
 import argparse
@@ -31,6 +34,9 @@ from sim.golden import run_graph                    # noqa: E402
 
 N, D, LANES = 1024, 16, 8
 LR, STEPS = 0.5, 600
+#: the problem whose whole steps run on the simulated fabric, and how many
+FABRIC_N, FABRIC_D, FABRIC_STEPS = 64, 8, 3
+FP_FABRIC = Path(__file__).resolve().parents[1] / "fabrics" / "fp-functions.toml"
 
 
 def data(seed=0):
@@ -45,21 +51,32 @@ def data(seed=0):
     return x, y
 
 
-def step_graph(weights):
-    """One gradient step; ``weights`` is "f32" or "bf16-rne" / "bf16-sr"."""
+def step_graph(weights, n=None, d=None):
+    """One gradient step over ``n`` samples of ``d`` features (default ``N``, ``D``);
+    ``weights`` is "f32", "bf16-rne", "bf16-sr" or "bf16-kahan" (nearest even, with a
+    bf16 compensation ``c`` per weight: an input and an output of the step)."""
+    n, d = n or N, d or D
     wdt = "f32" if weights == "f32" else "bf16"
     g = Graph(f"logreg_{weights.replace('-', '_')}")
-    x = g.input("X", (N, D), "bf16")
-    y = g.input("y", (N,), "f32")
-    w = g.input("w", (D,), wdt)
+    x = g.input("X", (n, d), "bf16")
+    y = g.input("y", (n,), "f32")
+    w = g.input("w", (d,), wdt)
     xf = g.cast(x, "f32")
     wf = g.cast(w, "f32") if wdt == "bf16" else w
     p = g.sigmoid(g.gemv(xf, wf))
-    err = p - y
-    grad = g.gemv(g.transpose(xf), err)
-    new = wf - grad * (LR / N)
-    if wdt == "bf16":
-        new = g.cast(new, "bf16", "sr" if weights.endswith("sr") else "rne")
+    err = g.broadcast_to(g.view(p - y, (n, 1)), (n, d))
+    grad = g.reduce("add", xf * err, axis=0)
+    if weights == "bf16-kahan":
+        # compensated update: u = step + c; w' = rne(w + u); c' = rne(u - (w' - w)),
+        # where w' - w is exact in f32, so c' keeps what the rounding of w' dropped
+        c = g.input("c", (d,), "bf16")
+        u = g.cast(c, "f32") - grad * (LR / n)
+        new = g.cast(wf + u, "bf16")
+        g.output("c", g.cast(u - (g.cast(new, "f32") - wf), "bf16"))
+    else:
+        new = wf - grad * (LR / n)
+        if wdt == "bf16":
+            new = g.cast(new, "bf16", "sr" if weights.endswith("sr") else "rne")
     g.output("w", new)
     g.output("loss_terms", p)
     return g
@@ -89,13 +106,15 @@ def train(weights, x, y):
     the weights before that step) and the final accuracy."""
     g = step_graph(weights)
     w = np.zeros(D, np.float32)
+    state = {"c": np.zeros(D, np.float32)} if weights == "bf16-kahan" else {}
     losses = []
     for k in range(1, STEPS + 1):
         # a new seed each step, as a training loop re-seeds the update; spread over 16
         # bits, since the first bits a lane draws are its seed (xor a lane constant)
-        out = run_graph(g, {"X": x, "y": y, "w": w}, lanes=LANES,
+        out = run_graph(g, {"X": x, "y": y, "w": w, **state}, lanes=LANES,
                         sr_seed=(k * 40503) & 0xFFFF)
         w = out["w"]
+        state = {name: out[name] for name in state}
         if k in CHECKPOINTS:
             losses.append(_loss(out["loss_terms"], y))
     acc = np.mean((x.astype(np.float64) @ w.astype(np.float64) > 0) == (y > 0.5))
@@ -107,7 +126,7 @@ def table():
     xb = x.astype(np.float32)
     rows = []
     ref = None
-    for weights in ("f32", "bf16-rne", "bf16-sr"):
+    for weights in ("f32", "bf16-rne", "bf16-sr", "bf16-kahan"):
         w, losses, acc = train(weights, xb, y)
         ref = w if ref is None else ref
         moved = float(np.abs(w).sum())
@@ -124,8 +143,9 @@ def table():
 
 
 def on_fabric():
-    """The update kernel on the simulated small-fp fabric, both roundings, against the
-    golden model."""
+    """The update kernel on the simulated small-fp fabric, both roundings, and
+    ``FABRIC_STEPS`` whole steps on the fp-functions fabric, against the golden model;
+    0 if every output is equal."""
     from compiler.compile import compile_graph
     from hw.params import load_fabric
     from sim.execute import compare, golden_outputs, run_program
@@ -141,13 +161,45 @@ def on_fabric():
               f"{'equal to the golden model' if not bad else bad[0]}")
         if bad:
             return 1
-    return 0
+    return 0 if fabric_steps() else 1
+
+
+def fabric_steps(sim="verilator", testbench="harness", steps=None):
+    """``steps`` (default ``FABRIC_STEPS``) whole bf16-sr gradient steps of a
+    ``FABRIC_N`` x ``FABRIC_D`` problem on the simulated fp-functions fabric, the
+    weights of each step fed to the next, the seed changing each step; True if every
+    output of every step equals the golden model's."""
+    from compiler.compile import compile_graph
+    from hw.params import load_fabric
+    from sim.execute import compare, golden_outputs, run_program
+    fabric = load_fabric(FP_FABRIC)
+    x, y = data()
+    x, y = x[:FABRIC_N, :FABRIC_D], y[:FABRIC_N]
+    w = np.zeros(FABRIC_D, np.float32)
+    graph = step_graph("bf16-sr", FABRIC_N, FABRIC_D)
+    for k in range(1, (steps or FABRIC_STEPS) + 1):
+        r = compile_graph(graph, fabric, sr_seed=(k * 40503) & 0xFFFF)
+        t = {"X": x, "y": y, "w": w}
+        run = run_program(r.bitstream, r.manifest, t, fabric=fabric, sim=sim,
+                          testbench=testbench)
+        want = golden_outputs(r.manifest, t)
+        bad = compare(want, run.outputs)
+        used = r.report["utilization"]["pcu"][0]
+        print(f"step {k} (bf16-sr, {FABRIC_N}x{FABRIC_D}) on fp-functions ({sim}), "
+              f"{used} PCUs: {run.cycles} cycles, "
+              f"loss {_loss(run.outputs['loss_terms'], y):.4f}, "
+              f"{'equal to the golden model' if not bad else bad[0]}")
+        if bad:
+            return False
+        w = run.outputs["w"]
+    return True
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fabric", action="store_true",
-                    help="also run the update kernel on the simulated small-fp fabric")
+                    help="also run the update kernel and a few whole steps on simulated "
+                         "fabrics")
     args = ap.parse_args()
     table()
     sys.exit(on_fabric() if args.fabric else 0)

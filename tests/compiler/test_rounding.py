@@ -37,9 +37,10 @@ def test_stochastic_rounding_is_unbiased_where_nearest_even_is_not():
         assert abs(err["sr"]) < 0.01 and abs(err["rne"]) > 0.1
 
 
-def test_pure_bf16_logreg_trains_with_stochastic_rounding_and_stalls_without(monkeypatch):
+def test_pure_bf16_logreg_trains_with_sr_or_kahan_and_stalls_without(monkeypatch):
     """examples/bf16/logreg.py, shortened: with the weights in bf16, round-to-nearest
-    loses the small updates, stochastic rounding follows fp32 training."""
+    loses the small updates, stochastic rounding and Kahan-compensated updates follow
+    fp32 training."""
     import importlib.util
     from pathlib import Path
     path = Path(__file__).resolve().parents[2] / "examples" / "bf16" / "logreg.py"
@@ -52,7 +53,9 @@ def test_pure_bf16_logreg_trains_with_stochastic_rounding_and_stalls_without(mon
     w32, (loss32,), _ = logreg.train("f32", x, y)
     wrne, (lossrne,), _ = logreg.train("bf16-rne", x, y)
     wsr, (losssr,), _ = logreg.train("bf16-sr", x, y)
+    wk, (lossk,), _ = logreg.train("bf16-kahan", x, y)
     print(f"loss after 200 steps: f32 {loss32:.4f}, bf16 nearest even {lossrne:.4f}, "
-          f"bf16 stochastic {losssr:.4f}")
-    assert np.abs(wsr - w32).max() < np.abs(wrne - w32).max() / 3
-    assert abs(losssr - loss32) < abs(lossrne - loss32) / 3
+          f"bf16 stochastic {losssr:.4f}, bf16 Kahan {lossk:.4f}")
+    for w, loss in ((wsr, losssr), (wk, lossk)):
+        assert np.abs(w - w32).max() < np.abs(wrne - w32).max() / 3
+        assert abs(loss - loss32) < abs(lossrne - loss32) / 3
