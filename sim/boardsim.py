@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.params import FabricParams, load_fabric
-from .build import SimulationError, TIMESCALE, _locked, _write_atomic, log_tail
+from .build import SimulationError, TIMESCALE, locked, write_atomic, log_tail
 from .verilator import VERILATOR_ARGS, CocotbVerilator, VerilatorConfig, top_ports
 
 __all__ = ["BoardSim", "BoardJob", "BoardResult", "BOARD_JOB_ENV", "CLOCK_NS", "DIVISOR"]
@@ -99,7 +99,7 @@ class BoardSim:
         build_dir = self.dir / "verilator"
         stamp = build_dir / "built.json"
         self.dir.mkdir(parents=True, exist_ok=True)
-        with _locked(self.dir / ".verilator.lock"):
+        with locked(self.dir / ".verilator.lock"):
             if stamp.exists() and json.loads(stamp.read_text()) == key:
                 return build_dir
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -120,7 +120,7 @@ class BoardSim:
                                       f"{self.params.name!r} failed ({e}); log {log}:\n"
                                       f"{log_tail(log)}") from None
             self.build_seconds = time.perf_counter() - start
-            _write_atomic(stamp, json.dumps(key))
+            write_atomic(stamp, json.dumps(key))
         return build_dir
 
     def run(self, job, run_dir):

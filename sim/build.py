@@ -38,7 +38,8 @@ from .verilator import (VERILATOR_ARGS, VERILATOR_MAKE_ARGS, CocotbVerilator,
                         VerilatorConfig, top_ports, verilator_bin)
 
 __all__ = ["FabricBuild", "SimulationError", "SIMULATORS", "TOPLEVEL", "TIMESCALE",
-           "WAVE_FORMATS", "PROJECT_ROOT", "VerilatorConfig", "verilator_bin", "log_tail"]
+           "WAVE_FORMATS", "PROJECT_ROOT", "VerilatorConfig", "verilator_bin", "log_tail",
+           "locked", "write_atomic"]
 
 SIMULATORS = ("verilator", "icarus")
 TOPLEVEL = "terrazzo_fabric"
@@ -93,7 +94,7 @@ class _Icarus(cocotb_runner.Icarus):
 
 
 @contextmanager
-def _locked(path):
+def locked(path):
     """Hold an exclusive ``flock`` on ``path`` (created with its folder) meanwhile."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
@@ -104,7 +105,7 @@ def _locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _write_atomic(path, data):
+def write_atomic(path, data):
     """Write ``data`` (bytes or str) so that ``path`` is either old or complete."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data if isinstance(data, bytes) else data.encode())
@@ -177,14 +178,14 @@ class FabricBuild:
         path = self.dir / f"{TOPLEVEL}.v"
         stamp = self.dir / "verilog.stamp"
         digest = _generator_digest()
-        with _locked(self.dir / ".verilog.lock"):
+        with locked(self.dir / ".verilog.lock"):
             if path.exists() and stamp.exists() and stamp.read_text() == digest:
                 return path
             text, summary = generate_verilog(self.params, name=TOPLEVEL)
             self.params.save(self.dir / "fabric.toml")
-            _write_atomic(self.dir / "summary.txt", summary.to_text() + "\n")
-            _write_atomic(path, text)
-            _write_atomic(stamp, digest)
+            write_atomic(self.dir / "summary.txt", summary.to_text() + "\n")
+            write_atomic(path, text)
+            write_atomic(stamp, digest)
         return path
 
     def cocotb_runner(self, wave_format=None):
@@ -236,7 +237,7 @@ class FabricBuild:
         ``<dir>/.<name>.lock`` throughout."""
         build_dir = self.dir / name
         stamp = build_dir / "built.json"
-        with _locked(self.dir / f".{name}.lock"):
+        with locked(self.dir / f".{name}.lock"):
             if stamp.exists() and json.loads(stamp.read_text()) == key:
                 return build_dir
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -244,7 +245,7 @@ class FabricBuild:
             start = time.perf_counter()
             make(build_dir)
             self.build_seconds[name] = time.perf_counter() - start
-            _write_atomic(stamp, json.dumps(key))
+            write_atomic(stamp, json.dumps(key))
         return build_dir
 
     def _compile(self, build_dir, text, waves):
