@@ -7,7 +7,7 @@ import zlib
 
 HEADER = "bitstream fabric=small hash=0x79f6d6b3 records={}"
 PAD = 0x5           # the padding padded_bitstream() sets in PCU 0's record
-PAD_BITS = 30       # the padding bits of a small PCU record (546 config bits in 18 words)
+PAD_BITS = 29       # the padding bits of a small PCU record (547 config bits in 18 words)
 
 
 def edited(name, *edits):
