@@ -214,8 +214,13 @@ def test_float_kernel_on_verilator(name):
         assert fast.cycles == run.cycles
 
 
+#: Verilator only: the fan-out chains and the K-means kernel, which Icarus runs in
+#: tests/e2e/test_fp_functions.py at larger scale (softmax, layernorm)
+VERILATOR_ONLY = ("poly", "ipoly", "kmeans_assign")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(KERNELS))
+@pytest.mark.parametrize("name", [k for k in KERNELS if k not in VERILATOR_ONLY])
 def test_float_kernel_on_icarus(name):
     check(name, "icarus", stall=name in ("dot", "row_stats", "stochastic"))
 
