@@ -12,7 +12,7 @@ computed twice. Registers are allocated by a linear scan: a register is free aft
 last reader in the part.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hw.layouts import Src
 from hw.ops import Op
@@ -68,27 +68,21 @@ class Partition:
 
 def partition(sched, kernel, p, *, sr_seed=0):
     """Split ``sched`` (the :class:`~.schedule.Schedule` of ``kernel``'s body) over the
-    PCUs of fabric ``p``: a :class:`Partition` with as few parts as legal cuts allow.
-    The steps run in schedule order or, when that takes fewer parts, with every step
-    moved as late as its readers allow (see :func:`_as_late_as_possible`). A stage
-    rounding stochastically (``ftobf_sr``) gets ``sr_seed`` as its immediate, the seed of
-    its LFSRs.
+    PCUs of fabric ``p``: a :class:`Partition` with as few parts as legal cuts allow,
+    the steps in schedule order. A stage rounding stochastically (``ftobf_sr``) gets
+    ``sr_seed`` as its immediate, the seed of its LFSRs.
 
     Raises :class:`CompileError` giving needed and available resources when no sequence
     of legal cuts fits."""
-    best = None
-    for steps in (sched.steps, _as_late_as_possible(sched.steps)):
-        cuts = _cuts(steps, kernel, p)
-        if cuts is not None and (best is None or len(cuts) < len(best[1])):
-            best = (steps, cuts)
-    if best is None:
-        need = _needs(sched.steps, 0, len(sched.steps), kernel)
+    steps = sched.steps
+    cuts = _cuts(steps, kernel, p)
+    if cuts is None:
+        need = _needs(steps, 0, len(steps), kernel)
         raise CompileError(
             f"needs {need['stages']} stages, {need['regs']} registers, {need['vins']} "
             f"vector and {need['sins']} scalar inputs after fusion; a PCU has "
             f"{p.stages} stages, {p.regs} registers, {p.pcu_vec_in} vector and "
             f"{p.pcu_scalar_in} scalar inputs, and no split applies", node=kernel.name)
-    steps, cuts = best
     parts, part_of, start = [], {}, 0
     for end, res in cuts:
         parts.append(_build_part(steps, start, end, kernel, p, res, part_of, sr_seed))
@@ -137,36 +131,6 @@ def _cuts(steps, kernel, p):
         cuts.append(fewest[start][1])
         start = cuts[-1][0]
     return cuts
-
-
-def _as_late_as_possible(steps):
-    """``steps`` reordered so that each one comes as late as its readers allow (ties
-    kept in schedule order): a value then lives across fewer cuts, and chains that
-    meet only at the end (a polynomial and an exponent) are not interleaved."""
-    n = len(steps)
-    readers = {i: 0 for i in range(n)}
-    for s in steps:
-        for kind, v in s.args:
-            if kind == "val":
-                readers[v] += 1
-    remaining = dict(readers)
-    order, ready = [], [n - 1]
-    while ready:
-        i = max(ready)
-        ready.remove(i)
-        order.append(i)
-        for kind, v in steps[i].args:
-            if kind == "val":
-                remaining[v] -= 1
-                if remaining[v] == 0:
-                    ready.append(v)
-    order.reverse()
-    if len(order) != n:         # a step nobody reads: keep the schedule as it is
-        return steps
-    index = {old: new for new, old in enumerate(order)}
-    return tuple(replace(steps[old], args=tuple((kind, index[v]) if kind == "val" else
-                                                (kind, v) for kind, v in steps[old].args))
-                 for old in order)
 
 
 class _AnyPart(dict):
