@@ -17,7 +17,12 @@ PRESET_DIR = Path(__file__).parent / "presets"
 
 #: The parameters a fabric description may leave out: the label, and those with one
 #: value built.
-OPTIONAL = ("name", "word", "op_groups")
+OPTIONAL = ("name", "word", "op_groups", "dram_ports", "dram_beat", "dram_burst",
+            "dram_outstanding")
+
+#: The DRAM parameters; with ``dram_ports = 0`` they shape nothing and stay out of the
+#: fabric hash, so a fabric without DRAM units keeps the hash it had before they existed.
+DRAM_FIELDS = ("dram_ports", "dram_beat", "dram_burst", "dram_outstanding")
 
 #: The functional-unit op groups a fabric can build, in canonical order: ``"int"`` the
 #: integer ops (always), ``"fp"`` the IEEE 754 binary32 / bf16 ops and reductions.
@@ -82,6 +87,14 @@ class FabricParams:
     op_groups : tuple of str
         Functional-unit op groups that are built: ``("int",)`` or ``("int", "fp")``
         (:data:`OP_GROUPS`; the floating-point ops and reductions of :mod:`hw.ops`).
+    dram_ports : int
+        DRAM units, each with an AXI4 manager port (0: none; see :mod:`hw.dram`).
+    dram_beat : int
+        Words per AXI4 data beat of a DRAM port (a power of two, at most ``lanes``).
+    dram_burst : int
+        Most beats in one AXI4 burst (1 to 256).
+    dram_outstanding : int
+        Most bursts a DRAM unit has in flight per direction (1 to 16).
 
     Raises
     ------
@@ -106,6 +119,10 @@ class FabricParams:
     io_in: int = 4
     io_out: int = 4
     op_groups: tuple = ("int",)
+    dram_ports: int = 0
+    dram_beat: int = 4
+    dram_burst: int = 16
+    dram_outstanding: int = 4
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
@@ -115,7 +132,9 @@ class FabricParams:
                               ("regs", 1, 16), ("counters", 1, 6), ("pcu_vec_in", 1, 4),
                               ("pcu_scalar_in", 1, 4), ("fifo_depth", 2, 64),
                               ("pmu_depth", 4, 1 << 20), ("vector_tracks", 1, 8),
-                              ("scalar_tracks", 1, 8), ("io_in", 1, 64), ("io_out", 1, 64)]:
+                              ("scalar_tracks", 1, 8), ("io_in", 1, 64), ("io_out", 1, 64),
+                              ("dram_ports", 0, 16), ("dram_burst", 1, 256),
+                              ("dram_outstanding", 1, 16)]:
             value = getattr(self, field)
             if not _is_int(value) or not lo <= value <= hi:
                 raise ParamsError(f"{field} must be an integer in [{lo}, {hi}], not {value!r}")
@@ -123,6 +142,12 @@ class FabricParams:
             raise ParamsError(f"lanes must be a power of two no larger than 64, not {self.lanes!r}")
         if not _is_pow2(self.pmu_depth):
             raise ParamsError(f"pmu_depth must be a power of two, not {self.pmu_depth!r}")
+        if not _is_pow2(self.dram_beat) or self.dram_beat > 64:
+            raise ParamsError(f"dram_beat must be a power of two no larger than 64, not "
+                              f"{self.dram_beat!r}")
+        if self.dram_ports and self.dram_beat > self.lanes:
+            raise ParamsError(f"dram_beat must be at most lanes = {self.lanes}, not "
+                              f"{self.dram_beat!r}")
         if not _is_int(self.word) or self.word != 32:
             raise ParamsError(f"word must be 32 (the only word width built), not {self.word!r}")
         if self.rows * self.cols < 2:
@@ -187,6 +212,9 @@ class FabricParams:
         """Canonical text of everything that shapes the hardware (not the name)."""
         d = self.as_dict()
         del d["name"]
+        if not self.dram_ports:
+            for key in DRAM_FIELDS:
+                del d[key]
         return json.dumps(d, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -202,6 +230,8 @@ class FabricParams:
     def to_toml(self):
         lines = ["# Terrazzo fabric parameters"]
         for key, value in self.as_dict().items():
+            if key in DRAM_FIELDS and not self.dram_ports:
+                continue
             if isinstance(value, str):
                 lines.append(f'{key} = "{value}"')
             elif isinstance(value, list):

@@ -1,6 +1,8 @@
+import tomllib
+
 import pytest
 
-from hw.params import FabricParams, ParamsError, PRESETS, load_fabric
+from hw.params import OPTIONAL, FabricParams, ParamsError, PRESETS, load_fabric
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -58,14 +60,38 @@ def test_unknown_fabric_and_bad_toml(tmp_path):
 
 def test_a_description_names_every_parameter_but_the_optional_ones():
     d = load_fabric("tiny").as_dict()
-    for optional in ("name", "word", "op_groups"):
+    for optional in OPTIONAL:
         del d[optional]
     assert FabricParams.from_dict(d) == load_fabric("tiny").replace(name="custom")
     del d["io_out"]
     with pytest.raises(ParamsError) as info:
         FabricParams.from_dict(d, source="f.toml")
     assert str(info.value) == ("f.toml: missing parameter io_out (a fabric file gives every "
-                               "parameter but name, word and op_groups)")
+                               "parameter but name, word, op_groups, dram_ports, dram_beat, "
+                               "dram_burst and dram_outstanding)")
+
+
+def test_dram_parameters_enter_the_hash_only_with_dram_ports():
+    tiny = load_fabric("tiny")
+    assert tiny.replace(dram_beat=2, dram_burst=8).hash == tiny.hash
+    assert "dram" not in tiny.to_toml()
+    with_dram = tiny.replace(dram_ports=2)
+    assert with_dram.hash != tiny.hash
+    assert with_dram.replace(dram_burst=8).hash != with_dram.hash
+    assert FabricParams.from_dict(tomllib.loads(with_dram.to_toml())) == with_dram
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"dram_ports": 17}, "dram_ports must be an integer in [0, 16], not 17"),
+    ({"dram_ports": 1, "dram_beat": 8}, "dram_beat must be at most lanes = 4, not 8"),
+    ({"dram_beat": 3}, "dram_beat must be a power of two no larger than 64, not 3"),
+    ({"dram_burst": 0}, "dram_burst must be an integer in [1, 256], not 0"),
+    ({"dram_outstanding": 17}, "dram_outstanding must be an integer in [1, 16], not 17"),
+])
+def test_bad_dram_parameters_are_refused(change, message):
+    with pytest.raises(ParamsError) as info:
+        load_fabric("tiny").replace(**change)
+    assert str(info.value) == message
 
 
 def test_a_bad_value_in_a_file_names_the_file(tmp_path):
