@@ -58,8 +58,9 @@ def test_compile_json_twin(tmp_path):
     (["disasm", "junk.tzb"], "terrazzo: error: junk.tzb: bad magic 0x6b6e756a (expected "
      "0x315a5a54): not a Terrazzo bitstream\n"),
     (["verilog", "--fabric", "bad.toml", "-o", "x.v"],
-     "terrazzo: error: bad.toml: unknown parameter 'lanez' (known: cols, counters, fifo_depth, "
-     "io_in, io_out, lanes, name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, "
+     "terrazzo: error: bad.toml: unknown parameter 'lanez' (known: cols, counters, "
+     "dram_beat, dram_burst, dram_outstanding, dram_ports, fifo_depth, io_in, "
+     "io_out, lanes, name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, "
      "scalar_tracks, stages, vector_tracks, word)\n"),
     (["compile", "g.json", "-o", "g.tzb"], "terrazzo: error: the manifest 'g.json' would "
      "overwrite the input graph; give another output name with -o\n"),

@@ -69,8 +69,9 @@ CASES = [
          f"non-empty string of printable characters, not 'tiny{SHOWN}'",
          setup=(edited("f.toml", "fabric.toml", 'name = "tiny"', 'name = "tiny\\u001b[2J"'),)),
     Case("fabric-key", COMPILE + ("dot.py", "--fabric", "f.toml"),
-         f"f.toml: unknown parameter '{SHOWN}' (known: cols, counters, fifo_depth, io_in, "
-         f"io_out, lanes, name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, "
+         f"f.toml: unknown parameter '{SHOWN}' (known: cols, counters, dram_beat, dram_burst, "
+         "dram_outstanding, dram_ports, fifo_depth, io_in, io_out, "
+         f"lanes, name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, "
          f"scalar_tracks, stages, vector_tracks, word)",
          setup=(edited("f.toml", "fabric.toml", "rows = 2", 'rows = 2\n"\\u001b[2J" = 1'),)),
     # inputs: the file's name, an array's name

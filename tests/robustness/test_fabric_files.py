@@ -10,7 +10,8 @@ from .harness import SIMULATOR, Case, check_case, edited, file, folder, stop_at_
 COMPILE = ("compile", "dot.json", "-o", "out.tzb", "--fabric")
 MISSING_ALL = ("missing parameters rows, cols, lanes, stages, regs, counters, pcu_vec_in, "
                "pcu_scalar_in, fifo_depth, pmu_depth, vector_tracks, scalar_tracks, io_in, "
-               "io_out (a fabric file gives every parameter but name, word and op_groups)")
+               "io_out (a fabric file gives every parameter but name, word, op_groups, "
+               "dram_ports, dram_beat, dram_burst and dram_outstanding)")
 UNKNOWN_FABRIC = "unknown fabric 'nope': give one of tiny, small, small-fp, plasticine or a .toml file"
 
 
@@ -32,7 +33,8 @@ CASES = [
     Case("comments-only", COMPILE + ("e.toml",), f"e.toml: {MISSING_ALL}",
          setup=(file("e.toml", b"# a fabric\n"),)),
     bad("one-missing", "io_out = 2\n", "", "missing parameter io_out (a fabric file gives "
-        "every parameter but name, word and op_groups)"),
+        "every parameter but name, word, op_groups, "
+        "dram_ports, dram_beat, dram_burst and dram_outstanding)"),
     bad("lanes-true", "lanes = 4", "lanes = true",
         "lanes must be a power of two no larger than 64, not True"),
     bad("rows-true", "rows = 2", "rows = true", "rows must be an integer in [1, 64], not True"),
@@ -57,7 +59,8 @@ CASES = [
     bad("op-groups-string", "io_out = 2", 'io_out = 2\nop_groups = "int"',
         "op_groups must be a list, not 'int'"),
     bad("unknown", "io_out = 2", "io_out = 2\nlanez = 3",
-        "unknown parameter 'lanez' (known: cols, counters, fifo_depth, io_in, io_out, lanes, "
+        "unknown parameter 'lanez' (known: cols, counters, dram_beat, dram_burst, "
+        "dram_outstanding, dram_ports, fifo_depth, io_in, io_out, lanes, "
         "name, op_groups, pcu_scalar_in, pcu_vec_in, pmu_depth, regs, rows, scalar_tracks, "
         "stages, vector_tracks, word)"),
     bad("toml-syntax", "lanes = 4", "lanes = [", "invalid TOML: Invalid value (at line 6, "
