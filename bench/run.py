@@ -3,6 +3,7 @@
 Sections: ``verilog`` (generation time and peak memory per preset), ``compile``
 (every suite kernel on small; synthetic graphs on plasticine), ``sim`` (Verilator build
 time of small, cycles vs ideal and simulation speed per kernel, size and simulator),
+``balance`` (tpch_q6 with and without the delay lines on its fan-out, on the harness),
 ``speed`` (the cocotb flows and the C++ harness side by side on small and plasticine,
 in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
 first builds take a long time), ``float`` (the cost of the fp op group on small:
@@ -142,6 +143,40 @@ def bench_sim():
     table("Kernels on small: cycles vs ideal, simulation speed (cycles/s)",
           ("kernel", "size", "cycles", "ideal", "of ideal", "verilator c/s", "icarus c/s"),
           rows)
+
+
+def bench_balance():
+    """tpch_q6 on small with and without the delay lines of compiler.lower.balance, run
+    on the C++ harness (same cycles as the cocotb flow)."""
+    import numpy as np
+    from compiler.compile import compile_graph
+    from hw.params import load_fabric
+    from sim.execute import compare, golden_outputs, run_program
+    from terrazzo import kernels
+
+    p = load_fabric("small")
+    rows = []
+    for name in ("tpch_q6",):
+        mod = kernels.load(name)
+        for size_name in ("small", "default"):
+            size = mod.SIZES[size_name]
+            label = ",".join(f"{k}={v}" for k, v in size.items())
+            tensors = mod.inputs(np.random.default_rng(3), **size)
+            runs = {}
+            for balance in (False, True):
+                result = compile_graph(mod.build(**size), p, balance=balance)
+                run = run_program(result.bitstream, result.manifest, tensors,
+                                  testbench="harness")
+                ok = not compare(golden_outputs(result.manifest, tensors), run.outputs)
+                runs[balance] = (result, run, "" if ok else " MISMATCH")
+            (_, off, off_bad), (on_result, on, on_bad) = runs[False], runs[True]
+            row = [name, label, f"{off.cycles}{off_bad}", f"{100 * off.utilization:.1f}%",
+                   len(on_result.lowered.delays), on.ideal_cycles, f"{on.cycles}{on_bad}",
+                   f"{100 * on.utilization:.1f}%", f"{off.cycles / on.cycles:.2f}x"]
+            rows.append(row)
+    table("Balanced pipelines on small: delay lines on fan-out branches (goal >= 90 % of "
+          "ideal)", ("kernel", "size", "cycles before", "of ideal", "delay lines", "ideal",
+                     "cycles after", "of ideal", "speed-up"), rows)
 
 
 # The ways of running a program that bench_speed compares: the build the cocotb flow
@@ -384,7 +419,7 @@ def bench_float():
 
 
 SECTIONS = {"verilog": bench_verilog, "compile": bench_compile, "sim": bench_sim,
-            "speed": bench_speed, "float": bench_float}
+            "balance": bench_balance, "speed": bench_speed, "float": bench_float}
 
 
 def main():

@@ -48,6 +48,10 @@ class CompileResult:
         lines.append(f"  placement wirelength {r['placement_wirelength']}")
         lines.append(f"  ideal cycles {self.manifest.ideal_cycles} "
                      f"(compute {r['compute_bound']}, I/O {r['io_bound']})")
+        if self.lowered.delays:
+            n = len(self.lowered.delays)
+            lines.append(f"  delay lines {n} (PMU{'s' if n != 1 else ''} holding the "
+                         f"short branches of fan-outs)")
         lines.append(f"  bitstream {len(self.bitstream) // 4} words")
         for k in self.lowered.kernels:
             lines.append(f"  kernel {k.name}: {k.mode.name.lower()} over "
@@ -113,19 +117,36 @@ def _check_fp(g, p):
                                f"['int', 'fp'], such as 'small-fp'", name)
 
 
-def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0):
+def _place_and_route(lowered, p, seed, effort):
+    """The checked placement and routing of ``lowered``'s netlist on fabric ``p``."""
+    lowered.netlist.validate(p)
+    placement = place(lowered.netlist, p, seed=seed, effort=effort)
+    routing = route(lowered.netlist, placement, p)
+    routing.check(lowered.netlist, placement)
+    return placement, routing
+
+
+def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
     """Compile ``graph`` for fabric ``p``. ``sr_seed`` (0 .. 65535) seeds the LFSRs of
     stochastic rounding (the manifest's report records it for the golden model).
+    ``balance`` puts PMU delay lines on the short branches of fan-outs when PMUs are
+    left over (:mod:`compiler.lower.balance`); without it, or when the program with
+    them does not route, there are none.
     Raises :class:`CompileError` on any failure."""
     if not isinstance(sr_seed, int) or isinstance(sr_seed, bool) or not 0 <= sr_seed < 1 << 16:
         raise CompileError(f"sr_seed must be an integer in [0, 65535], not {sr_seed!r}")
     g = pipeline(graph)
     _check_fp(g, p)
-    lowered = lower(g, p, sr_seed=sr_seed)
-    lowered.netlist.validate(p)
-    placement = place(lowered.netlist, p, seed=seed, effort=effort)
-    routing = route(lowered.netlist, placement, p)
-    routing.check(lowered.netlist, placement)
+    lowered = lower(g, p, sr_seed=sr_seed, balance=balance)
+    try:
+        placement, routing = _place_and_route(lowered, p, seed, effort)
+    except CompileError:
+        if not lowered.delays:
+            raise
+        # the delay lines are for speed only: a program they make unroutable runs
+        # without them
+        lowered = lower(g, p, sr_seed=sr_seed, balance=False)
+        placement, routing = _place_and_route(lowered, p, seed, effort)
     records = emit_records(p, lowered, placement, routing)
     bitstream = encode(Bitstream(p.hash32, records))
 

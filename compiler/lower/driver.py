@@ -5,8 +5,9 @@ from dataclasses import replace
 
 from hw.layouts import AccMode
 from ..errors import CompileError
+from .balance import branch_needs, chain_lags, choose_delays, pmu_sites
 from .configs import pcu_config, pmu_config
-from .delivery import plan_delivery
+from .delivery import operand_walk, plan_delivery
 from .discovery import InputStep, KernelSpec, OutputStep, find_kernels
 from .kernels import build_kernel
 from .nets import NetBuilder
@@ -18,24 +19,26 @@ from .tensors import Tensors
 __all__ = ["lower"]
 
 
-def lower(graph, p, *, sr_seed=0):
+def lower(graph, p, *, sr_seed=0, balance=True):
     """Lower a graph that went through ``passes.pipeline`` to a :class:`Lowered` for
     fabric ``p``; stages that round stochastically seed their LFSRs with ``sr_seed``.
-    The graph is only read.
+    With ``balance``, the short branches of vector fan-outs get PMU delay lines, as
+    many as the PMUs left over allow (:mod:`.balance`). The graph is only read.
 
     Raises :class:`~compiler.errors.CompileError` naming the node at fault when the
     graph needs more than the fabric has or reads a tensor in a way no unit can."""
     tensors = Tensors(graph)
-    return _Lowering(p, tensors, sr_seed).run(find_kernels(graph))
+    return _Lowering(p, tensors, sr_seed, balance).run(find_kernels(graph))
 
 
 class _Lowering:
     """The state of one lowering: the tensors known, the streams they travel on, the
     units and nets built so far."""
 
-    def __init__(self, p, tensors, sr_seed=0):
+    def __init__(self, p, tensors, sr_seed=0, balance=True):
         self.p = p
         self.sr_seed = sr_seed
+        self.balance = balance
         self.tensors = tensors
         self.nets = NetBuilder()
         self.streams = {}       # tensor -> [Stream]
@@ -44,6 +47,12 @@ class _Lowering:
         self.kernels = []
         self.inputs = []
         self.outputs = []
+        # per PCU vector input (vunit, port) with a lag: the lag, the vectors it pops
+        # (None when it reuses its head, which no delay line replays) and the kernel
+        self.lags = {}
+        self.pops = {}
+        self.nodes = {}
+        self.delays = []
 
     def run(self, found):
         total = sum(isinstance(s, OutputStep) for s in found.steps)
@@ -54,8 +63,10 @@ class _Lowering:
                 self.kernel(step)
             else:
                 self.output(step, total)
+        if self.balance:
+            self.add_delays()
         return Lowered(self.nets.netlist(), self.finished_pcus(), self.pmus, self.inputs,
-                       self.outputs, self.kernels)
+                       self.outputs, self.kernels, tuple(self.delays))
 
     def input(self, step):
         if len(self.inputs) >= self.p.io_in:
@@ -115,6 +126,7 @@ class _Lowering:
         part's result fans out to every later part that reads it) and record the streams
         of its result; returns the kernel with its PCUs."""
         parts = partition(schedule(kernel.expr), kernel, self.p, sr_seed=self.sr_seed).parts
+        lags = chain_lags(parts, self.p)
         names = []
         for k, part in enumerate(parts):
             name = self.nets.vunit(f"pcu:{kernel.name}" + (f"/{k}" if len(parts) > 1 else ""),
@@ -122,7 +134,11 @@ class _Lowering:
             for slot, what in enumerate(part.vins):
                 j = part_index(what)
                 source = kernel.operands[what].source if j is None else (names[j], "vout")
-                self.nets.connect(source, (name, f"vin{slot}"), "vector")
+                sink = (name, f"vin{slot}")
+                self.nets.connect(source, sink, "vector")
+                self.lags[sink], self.nodes[sink] = lags[k][slot], kernel.name
+                self.pops[sink] = kernel.iterations if j is not None else \
+                    self.replayable_pops(kernel, kernel.operands[what])
             for slot, what in enumerate(part.sins):
                 self.nets.connect(kernel.operands[what].source, (name, f"sin{slot}"), "scalar")
             cfg = pcu_config(kernel, part, k == len(parts) - 1, self.p)
@@ -135,6 +151,30 @@ class _Lowering:
             streams.append(Stream(kernel.name, kernel.shape, "scalar", (prev, "sout")))
         self.streams[kernel.name] = streams
         return replace(kernel, pcus=tuple(names))
+
+    def replayable_pops(self, kernel, o):
+        """The vectors operand ``o`` pops, or None when it reuses its FIFO head (a
+        delay line would hold each vector for many iterations, which the model of
+        :mod:`.balance` does not count)."""
+        pops = operand_walk(o, kernel.loops, self.p.lanes).length
+        return pops if pops == kernel.iterations else None
+
+    def add_delays(self):
+        """Put PMU delay lines on the short branches of the vector fan-outs, the longest
+        waits first, as many as the fabric's PMUs left over allow."""
+        branches = branch_needs(self.nets.fanouts("vector"), self.lags, self.pops,
+                                self.nodes)
+        budget = pmu_sites(self.p) - len(self.pmus)
+        for branch, line in choose_delays(branches, budget, self.p):
+            sink, source = branch.sink, branch.source
+            for _ in range(line.count):
+                name = self.nets.vunit(f"pmu{len(self.pmus)}:delay:{sink[0]}.{sink[1]}",
+                                       "pmu")
+                self.nets.splice(source, sink, (name, "vin"), (name, "vout"))
+                self.pmus[name] = PmuPlan(name, line.config(), (),
+                                          line.words(self.p.lanes), branch.node)
+                self.delays.append(name)
+                source = (name, "vout")
 
     def finished_pcus(self):
         """The PCU plans with every output that drives no net disabled: an output

@@ -32,6 +32,19 @@ class NetBuilder:
         if sink not in sinks:
             sinks.append(sink)
 
+    def splice(self, source, sink, via_in, via_out):
+        """Put a unit on the branch of ``source``'s net that reaches ``sink``: the net
+        reaches ``via_in`` in ``sink``'s place, and a new net, on the same network,
+        takes ``via_out`` to ``sink``."""
+        network, sinks = self._nets[source]
+        sinks[sinks.index(sink)] = via_in
+        self.connect(via_out, sink, network)
+
+    def fanouts(self, network):
+        """``{source: (sinks)}`` of the nets on ``network`` so far, in net order."""
+        return {src: tuple(sinks) for src, (net, sinks) in self._nets.items()
+                if net == network}
+
     def drives(self, source):
         """Whether endpoint ``source`` drives a net."""
         return source in self._nets

@@ -83,6 +83,9 @@ class Lowered:
     inputs : list of (tensor name, shape, port vunit)
     outputs : list of (output name, shape, order, port vunit)
     kernels : list of :class:`~compiler.lower.kernels.Kernel`, in lowering order
+    delays : tuple of str
+        The PMUs (in ``pmus``) that are delay lines on the short branches of fan-outs
+        (:mod:`compiler.lower.balance`).
     """
     netlist: Netlist
     pcus: dict
@@ -90,6 +93,7 @@ class Lowered:
     inputs: list
     outputs: list
     kernels: list
+    delays: tuple = ()
 
     def to_text(self):
         """Kernels, virtual PMUs and the netlist as stable text for golden tests."""
