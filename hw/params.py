@@ -90,7 +90,8 @@ class FabricParams:
     dram_ports : int
         DRAM units, each with an AXI4 manager port (0: none; see :mod:`hw.dram`).
     dram_beat : int
-        Words per AXI4 data beat of a DRAM port (a power of two, at most ``lanes``).
+        Words per AXI4 data beat of a DRAM port (a power of two, at most 32, and at
+        most ``lanes`` when there are DRAM ports).
     dram_burst : int
         Most beats in one AXI4 burst (1 to 256).
     dram_outstanding : int
@@ -142,8 +143,9 @@ class FabricParams:
             raise ParamsError(f"lanes must be a power of two no larger than 64, not {self.lanes!r}")
         if not _is_pow2(self.pmu_depth):
             raise ParamsError(f"pmu_depth must be a power of two, not {self.pmu_depth!r}")
-        if not _is_pow2(self.dram_beat) or self.dram_beat > 64:
-            raise ParamsError(f"dram_beat must be a power of two no larger than 64, not "
+        if not _is_pow2(self.dram_beat) or self.dram_beat > 32:
+            # AXI4 data is at most 1024 bits wide
+            raise ParamsError(f"dram_beat must be a power of two no larger than 32, not "
                               f"{self.dram_beat!r}")
         if self.dram_ports and self.dram_beat > self.lanes:
             raise ParamsError(f"dram_beat must be at most lanes = {self.lanes}, not "

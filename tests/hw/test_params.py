@@ -84,7 +84,8 @@ def test_dram_parameters_enter_the_hash_only_with_dram_ports():
 @pytest.mark.parametrize("change, message", [
     ({"dram_ports": 17}, "dram_ports must be an integer in [0, 16], not 17"),
     ({"dram_ports": 1, "dram_beat": 8}, "dram_beat must be at most lanes = 4, not 8"),
-    ({"dram_beat": 3}, "dram_beat must be a power of two no larger than 64, not 3"),
+    ({"dram_beat": 3}, "dram_beat must be a power of two no larger than 32, not 3"),
+    ({"dram_beat": 64}, "dram_beat must be a power of two no larger than 32, not 64"),
     ({"dram_burst": 0}, "dram_burst must be an integer in [1, 256], not 0"),
     ({"dram_outstanding": 17}, "dram_outstanding must be an integer in [1, 16], not 17"),
 ])
