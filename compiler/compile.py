@@ -3,6 +3,7 @@
 import hashlib
 from dataclasses import dataclass
 
+from hw.dram import dram_layout
 from hw.format import RecordKind
 from hw.interconnect import interconnect, switch_layout, NETWORKS
 from hw.layouts import unit_layout
@@ -65,7 +66,8 @@ def _u32(v):
 
 
 def emit_records(p, lowered, placement, routing):
-    """Records configuring every unit and switch (unused ones disabled), then PMU init."""
+    """Records configuring every unit, switch and DRAM unit (unused ones disabled), then
+    PMU init."""
     records = []
     by_site = {}
     for name, site in placement.items():
@@ -93,6 +95,17 @@ def emit_records(p, lowered, placement, routing):
         layout = switch_layout(p, pos)
         records.append(Record(RecordKind.SWITCH, spec.id,
                               words_of(layout.const(value).as_bits(), layout)))
+    dram_by_site = {site: name for name, site in placement.items()
+                    if placement.kinds[name] == "dram"}
+    for tid, k, _ in p.drams:
+        layout = dram_layout(p)
+        name = dram_by_site.get(k)
+        try:
+            bits = 0 if name is None else layout.const(lowered.drams[name]).as_bits()
+        except (TypeError, ValueError) as e:
+            raise CompileError(f"configuration does not fit the fabric: {e}",
+                               node=name) from None
+        records.append(Record(RecordKind.UNIT, tid, words_of(bits, layout)))
     for name, plan in lowered.pmus.items():
         if plan.init:
             records.append(Record(RecordKind.PMU_INIT, placement[name],

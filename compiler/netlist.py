@@ -32,13 +32,13 @@ from .errors import CompileError
 __all__ = ["KINDS", "VUnit", "Net", "Netlist", "port_table", "parse_netlist",
            "synthetic_netlist"]
 
-KINDS = ("pcu", "pmu", "in", "out")
+KINDS = ("pcu", "pmu", "in", "out", "dram")
 
 
 def port_table(p, kind):
     """``{port name: (network, direction)}`` of a vunit kind on fabric ``p``
     (``direction`` is ``"in"`` or ``"out"``)."""
-    if kind in ("pcu", "pmu"):
+    if kind in ("pcu", "pmu", "dram"):
         return {port.name: (port.network, port.direction) for port in unit_ports(p, kind)}
     if kind == "in":
         return {"data": ("vector", "out")}
@@ -70,10 +70,11 @@ class VUnit:
     name : str
         Unique within the netlist.
     kind : str
-        ``"pcu"``, ``"pmu"``, ``"in"`` (edge input port) or ``"out"`` (edge output port).
+        ``"pcu"``, ``"pmu"``, ``"in"`` (edge input port), ``"out"`` (edge output port)
+        or ``"dram"`` (a DRAM unit, :mod:`hw.dram`).
     fixed : int or None
         A placement the placer must keep: the unit id for ``pcu``/``pmu``, the port
-        index for ``in``/``out``.
+        index for ``in``/``out``, the DRAM unit index for ``dram``.
 
     Raises
     ------
@@ -250,11 +251,12 @@ class Netlist:
                     raise CompileError(f"fixed at unit {v.fixed}, which is a "
                                        f"{unit_kind[v.fixed]}, not a {v.kind}", node=v.name)
             else:
-                count = p.io_in if v.kind == "in" else p.io_out
-                what = "input" if v.kind == "in" else "output"
+                count = {"in": p.io_in, "out": p.io_out, "dram": p.dram_ports}[v.kind]
+                what = {"in": "input port", "out": "output port", "dram": "DRAM unit"}[v.kind]
                 if v.fixed >= count:
-                    raise CompileError(f"fixed at {what} port {v.fixed}; fabric {p.name!r} has "
-                                       f"{count} {what} ports (0..{count - 1})", node=v.name)
+                    raise CompileError(f"fixed at {what} {v.fixed}; fabric {p.name!r} has "
+                                       f"{count} {what}s"
+                                       f"{f' (0..{count - 1})' if count else ''}", node=v.name)
             key = ("unit" if v.kind in ("pcu", "pmu") else v.kind, v.fixed)
             if key in taken:
                 raise CompileError(f"fixed at {v.fixed}, which {taken[key]!r} is fixed at too",

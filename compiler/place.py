@@ -27,7 +27,9 @@ from .netlist import KINDS
 
 __all__ = ["Placement", "place", "terminal", "net_wirelength"]
 
-_KIND_WORDS = {"pcu": "PCUs", "pmu": "PMUs", "in": "input ports", "out": "output ports"}
+_KIND_WORDS = {"pcu": "PCUs", "pmu": "PMUs", "in": "input ports", "out": "output ports",
+               "dram": "DRAM units"}
+_SITE_WORDS = {"in": "input port", "out": "output port", "dram": "DRAM unit"}
 
 
 def terminal(p, kind, site, port):
@@ -42,6 +44,8 @@ def terminal(p, kind, site, port):
         return p.in_port_switch(site), f"in{site}"
     if kind == "out":
         return p.out_port_switch(site), f"out{site}"
+    if kind == "dram":
+        return interconnect(p).dram_attach[(site, port)], f"d{site}_{port}"
     return interconnect(p).unit_attach[(site, port)], f"u{site}_{port}"
 
 
@@ -50,6 +54,8 @@ def _sites(p, kind):
         return list(range(p.io_in))
     if kind == "out":
         return list(range(p.io_out))
+    if kind == "dram":
+        return list(range(p.dram_ports))
     return [uid for uid, k, _ in p.units if k == kind]
 
 
@@ -103,8 +109,7 @@ class Placement(Mapping):
         lines = []
         for name, site in self._sites.items():
             kind = self.kinds[name]
-            where = f"unit {site}" if kind in ("pcu", "pmu") else \
-                f"{'input' if kind == 'in' else 'output'} port {site}"
+            where = f"unit {site}" if kind in ("pcu", "pmu") else f"{_SITE_WORDS[kind]} {site}"
             lines.append(f"place {name} {kind} -> {where}")
         lines.append(f"wirelength {self.wirelength} (initial {self.initial_wirelength}, "
                      f"{self.moves} moves)")
@@ -200,7 +205,7 @@ class _Annealer:
     def pick_target(self, k, rlim):
         """A site for vunit ``k`` other than its own, within ``rlim`` for units; or None."""
         kind = self.kind[k]
-        if kind in ("in", "out"):
+        if kind in ("in", "out", "dram"):
             sites = self.sites[kind]
             if len(sites) < 2:
                 return None

@@ -376,7 +376,8 @@ def _check_placement(netlist, placement, p):
         if v.kind in ("pcu", "pmu"):
             ok = unit_kind.get(site) == v.kind
         else:
-            ok = isinstance(site, int) and 0 <= site < (p.io_in if v.kind == "in" else p.io_out)
+            count = {"in": p.io_in, "out": p.io_out, "dram": p.dram_ports}[v.kind]
+            ok = isinstance(site, int) and 0 <= site < count
         if not ok:
             raise CompileError(f"placed at {site!r}, which is not a {v.kind} site of fabric "
                                f"{p.name!r}", node=v.name)

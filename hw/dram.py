@@ -23,6 +23,7 @@ from .links import link_signature, vector_layout
 __all__ = ["DramMode", "DramUnit", "LoadEngine", "StoreEngine", "RunGenerator",
            "BurstSplitter", "BeatUnpacker", "BeatPacker", "engine_layout", "dram_layout",
            "burst_layout", "beat_layout", "axi4_read_ports", "axi4_write_ports",
+           "axi4_id_ports", "axi4_ports",
            "run_count", "run_addresses", "bursts", "WORD_ADDR_BITS", "PAGE_BYTES"]
 
 #: Bits of a word address: byte addresses are 32 bits, words 4 bytes.
@@ -97,6 +98,19 @@ def axi4_read_ports(p):
         "rdata": In(WORD * p.dram_beat), "rresp": In(2), "rlast": In(1), "rvalid": In(1),
         "rready": Out(1),
     }
+
+
+def axi4_id_ports():
+    """The ID signals of a DRAM unit's AXI4 port: one-bit ``arid`` / ``awid`` that are
+    always 0 (the unit uses a single ID, so reads return in order) and ``rid`` / ``bid``,
+    which it ignores; they are there so that verification IP that expects them attaches
+    by prefix."""
+    return {"arid": Out(1), "awid": Out(1), "rid": In(1), "bid": In(1)}
+
+
+def axi4_ports(p):
+    """Every signal of a DRAM unit's AXI4 manager port, ``{name: member}``."""
+    return {**axi4_read_ports(p), **axi4_write_ports(p), **axi4_id_ports()}
 
 
 def axi4_write_ports(p):
@@ -738,7 +752,8 @@ class DramUnit(wiring.Component):
     widx, vin, sin : the store engine's index and data inputs.
     araddr .. bready : AXI4 manager port, flat standard names (:func:`axi4_read_ports`,
         :func:`axi4_write_ports`): 32-bit byte addresses, ``32 * dram_beat``-bit data,
-        INCR bursts, one ID (no ID signals).
+        INCR bursts, one ID (``arid`` / ``awid`` always 0, ``rid`` / ``bid`` ignored;
+        :func:`axi4_id_ports`).
     """
 
     def __init__(self, p):
@@ -755,8 +770,7 @@ class DramUnit(wiring.Component):
             "widx":  In(link_signature(p, "scalar")),
             "vin":   In(link_signature(p, "vector")),
             "sin":   In(link_signature(p, "scalar")),
-            **axi4_read_ports(p),
-            **axi4_write_ports(p),
+            **axi4_ports(p),
         })
 
     def elaborate(self, platform):

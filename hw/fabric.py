@@ -15,6 +15,7 @@ from amaranth.hdl import (Module, Signal, Cat, ClockSignal, ResetSignal, Instanc
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .dram import DramUnit, axi4_ports
 from .format import CfgError, RecordKind
 from .interconnect import NETWORKS, interconnect, unit_ports
 from .layouts import WORD
@@ -77,7 +78,8 @@ class ConfigStore(wiring.Component):
 
 
 def top_ports(p):
-    """The fabric's ports (flat, so AXI4-Stream verification IP attaches by prefix)."""
+    """The fabric's ports (flat, so AXI4-Stream and AXI4 verification IP attach by
+    prefix: ``in0_``, ``out0_``, ``dram0_``)."""
     vec = p.lanes * WORD
     ports = {
         "cfg_tdata": In(WORD), "cfg_tvalid": In(1), "cfg_tready": Out(1), "cfg_tlast": In(1),
@@ -90,6 +92,11 @@ def top_ports(p):
     for k in range(p.io_out):
         ports.update({f"out{k}_tdata": Out(vec), f"out{k}_tvalid": Out(1),
                       f"out{k}_tready": In(1), f"out{k}_tlast": Out(1)})
+    if p.dram_ports:
+        ports["dram_error"] = Out(1)
+    for k in range(p.dram_ports):
+        for name, member in axi4_ports(p).items():
+            ports[f"dram{k}_{name}"] = member
     return ports
 
 
@@ -99,21 +106,24 @@ class FabricControl(wiring.Component):
     Ports: the fabric's configuration and status ports (see :func:`top_ports`),
     ``cfg_u{id}`` / ``cfg_sw{i}_{j}`` (configurations), ``init_we_u{id}`` (per PMU),
     ``init_addr``, ``init_data``, ``unit_start`` (one-cycle pulse), ``unit_run``,
-    ``unit_done`` (one bit per unit, In).
+    ``unit_done`` (one bit per unit, then one per DRAM unit, In), ``dram_errors`` (one
+    bit per DRAM unit, In; ``dram_error`` is any of them).
     """
 
     def __init__(self, p):
         self.params = p
         ports = {k: v for k, v in top_ports(p).items()
                  if k.startswith("cfg_") or k in ("start", "configured", "running", "done",
-                                                  "cycles")}
+                                                  "cycles", "dram_error")}
         for t in config_targets(p).values():
             ports[f"cfg_{t.name}"] = Out(t.layout)
             if t.takes_init:
                 ports[f"init_we_{t.name}"] = Out(1)
         ports.update({"init_addr": Out(p.addr_bits), "init_data": Out(WORD),
                       "unit_start": Out(1), "unit_run": Out(1),
-                      "unit_done": In(len(p.units))})
+                      "unit_done": In(len(p.units) + p.dram_ports)})
+        if p.dram_ports:
+            ports["dram_errors"] = In(p.dram_ports)
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -143,6 +153,8 @@ class FabricControl(wiring.Component):
                 m.d.comb += getattr(self, f"init_we_{t.name}").eq(
                     bus.we & (bus.kind == RecordKind.PMU_INIT) & (bus.target == t.id))
         wiring.connect(m, bus, *(store.bus for store in stores))
+        if p.dram_ports:
+            m.d.comb += self.dram_error.eq(self.dram_errors.any())
 
         # run control: start once configured; done when every unit is done (units need
         # a few cycles after the start pulse before their done reflects the new run)
@@ -218,6 +230,20 @@ def _unit_inst(p, t):
     return inst
 
 
+def _dram_inst(p, t):
+    """The instance of DRAM unit target ``t``: on the run control, its ``error`` on the
+    control's ``dram_errors``, its AXI4 port on the top's ``dram{k}_*``."""
+    k = t.pos[0]
+    inst = Inst(f"dram{k}", "terrazzo_dram", lambda: DramUnit(p),
+                _ports_of(_stand_in(DramUnit(p))))
+    inst.conns.update({"start": ("unit_start", None),
+                       "done": ("unit_done", len(p.units) + k),
+                       "busy": (f"dram{k}_busy", None), "error": ("dram_errors", k)})
+    for name in axi4_ports(p):
+        inst.conns[name] = (f"dram{k}_{name}", None)
+    return inst
+
+
 def _switch_inst(p, pos, first_of):
     """The instance of the switch at ``pos``: of the shared module of the first switch
     of its structure (``first_of`` maps structures to the first of them seen so far),
@@ -252,8 +278,12 @@ def fabric_structure(p):
     insts.append(control)
 
     units, switches, first_of = {}, {}, {}
+    drams = {}
     for t in config_targets(p).values():
-        if t.unit is not None:
+        if t.unit == UnitKind.DRAM:
+            inst = drams[t.pos[0]] = _dram_inst(p, t)
+            wires[f"dram{t.pos[0]}_busy"] = 1
+        elif t.unit is not None:
             inst = units[t.id] = _unit_inst(p, t)
         else:
             inst = switches[t.pos] = _switch_inst(p, t.pos, first_of)
@@ -279,6 +309,13 @@ def fabric_structure(p):
             else:
                 link(f"u{uid}_{port.name}", sw, f"o_{port.network}_u{uid}_{port.name}",
                      units[uid], port.name)
+    for _, k, pos in p.drams:
+        for port in unit_ports(p, UnitKind.DRAM):
+            name = f"d{k}_{port.name}"
+            if port.direction == "out":
+                link(name, drams[k], port.name, switches[pos], f"i_{port.network}_{name}")
+            else:
+                link(name, switches[pos], f"o_{port.network}_{name}", drams[k], port.name)
     for k in range(p.io_in):
         sw = switches[p.in_port_switch(k)]
         for leaf, top in (("payload", "tdata"), ("valid", "tvalid"), ("ready", "tready")):
@@ -300,6 +337,8 @@ class Fabric(wiring.Component):
     Ports (flat, so AXI4-Stream verification IP attaches by prefix):
     ``cfg_t{data,valid,ready,last}`` (32-bit configuration words),
     ``in{k}_t*`` / ``out{k}_t*`` (``lanes * 32``-bit vectors, lane 0 in the low word),
+    ``dram{k}_*`` (the AXI4 manager port of DRAM unit ``k``, :mod:`hw.dram`) and
+    ``dram_error`` (a DRAM unit got an error response) when ``dram_ports`` > 0,
     ``start`` (In: begin once configured), ``configured``, ``cfg_error`` (a
     :class:`~hw.format.CfgError` code), ``running``, ``done``, ``cycles`` (cycles from
     start to done).

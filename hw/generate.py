@@ -80,7 +80,9 @@ def verilog_top(p, structure, name="terrazzo_fabric"):
         conns = [".clk(clk)", ".rst(rst)"]
         for port in inst.ports:
             wire, bit = inst.conns[port]
-            conns.append(f".{inst.module_port(port)}({wire}{'' if bit is None else f'[{bit}]'})")
+            # a one-bit wire is a scalar in Verilog, which takes no bit select
+            select = "" if bit is None or structure.wires[wire] == 1 else f"[{bit}]"
+            conns.append(f".{inst.module_port(port)}({wire}{select})")
         out.append(f"  {inst.module} {inst.name} (\n    " + ",\n    ".join(conns) + "\n  );")
     for port, value in structure.constants.items():
         out.append(f"  assign {port} = {structure.wires[port]}'d{value};")

@@ -8,9 +8,11 @@ Naming, per switch and network:
 
 * switch inputs: ``N0`` (arriving from the north neighbour on track 0; also ``E``,
   ``S``, ``W``), ``u5_vout`` (output ``vout`` of unit 5 at one of its corners),
-  ``in2`` (edge input port 2, vector network only);
+  ``in2`` (edge input port 2, vector network only), ``d0_vout`` (output ``vout`` of DRAM
+  unit 0);
 * switch outputs: ``N0`` (leaving to the north neighbour on track 0), ``u5_vin1``
-  (input ``vin1`` of unit 5), ``out1`` (edge output port 1, vector network only).
+  (input ``vin1`` of unit 5), ``out1`` (edge output port 1, vector network only),
+  ``d0_sidx`` (input ``sidx`` of DRAM unit 0).
 """
 
 from dataclasses import dataclass
@@ -41,7 +43,12 @@ class UnitPort:
 
 
 def unit_ports(p, kind):
-    """The ports of a unit kind, in corner-assignment order."""
+    """The ports of a unit kind, in corner-assignment order (a DRAM unit has all its
+    ports at one switch)."""
+    if kind == UnitKind.DRAM:
+        return [UnitPort("vin", "vector", "in"), UnitPort("sin", "scalar", "in"),
+                UnitPort("sidx", "scalar", "in"), UnitPort("widx", "scalar", "in"),
+                UnitPort("vout", "vector", "out"), UnitPort("sout", "scalar", "out")]
     if kind == UnitKind.PCU:
         ins = ([UnitPort(f"vin{k}", "vector", "in") for k in range(p.pcu_vec_in)] +
                [UnitPort(f"sin{k}", "scalar", "in") for k in range(p.pcu_scalar_in)])
@@ -82,6 +89,8 @@ class Interconnect:
     -------
     switches : dict ``(i, j) -> SwitchSpec``
     unit_attach : dict ``(unit_id, port) -> (i, j)`` the corner switch of each unit port
+    dram_attach : dict ``(k, port) -> (i, j)`` the switch of each port of DRAM unit ``k``
+        (switch ports ``d{k}_{port}``)
     links : dict ``((i, j), network, out_name) -> ((i2, j2), in_name)`` switch-to-switch
     """
 
@@ -104,6 +113,12 @@ class Interconnect:
                 self.unit_attach[(uid, port.name)] = pos
                 bucket = attached_in if port.direction == "in" else attached_out
                 bucket.setdefault(pos, []).append((port.network, f"u{uid}_{port.name}"))
+        self.dram_attach = {}
+        for _, k, pos in p.drams:
+            for port in unit_ports(p, UnitKind.DRAM):
+                self.dram_attach[(k, port.name)] = pos
+                bucket = attached_in if port.direction == "in" else attached_out
+                bucket.setdefault(pos, []).append((port.network, f"d{k}_{port.name}"))
         edge_in = {}
         for k in range(p.io_in):
             edge_in.setdefault(p.in_port_switch(k), []).append(f"in{k}")

@@ -42,6 +42,9 @@ class UnitKind(enum.StrEnum):
     """
     PCU = "pcu"
     PMU = "pmu"
+    #: a DRAM unit (:mod:`hw.dram`): not in the grid, but on the north edge, one per
+    #: ``dram_ports`` (:meth:`FabricParams.drams`)
+    DRAM = "dram"
 
 
 def _is_int(x):
@@ -194,6 +197,19 @@ class FabricParams:
     @property
     def addr_bits(self):
         return (self.pmu_words - 1).bit_length()
+
+    def dram_id(self, k):
+        """Record target id of DRAM unit ``k`` (after the switches)."""
+        return self.rows * self.cols + (self.rows + 1) * (self.cols + 1) + k
+
+    def dram_switch(self, k):
+        """Corner switch ``(i, j)`` that DRAM unit ``k`` attaches to (north edge)."""
+        return (0, (k * (self.cols + 1)) // self.dram_ports)
+
+    @property
+    def drams(self):
+        """``[(target_id, k, switch)]`` of the DRAM units, in order."""
+        return [(self.dram_id(k), k, self.dram_switch(k)) for k in range(self.dram_ports)]
 
     def in_port_switch(self, k):
         """Corner switch ``(i, j)`` that input port ``k`` enters (west edge)."""

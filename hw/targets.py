@@ -16,6 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from .format import RECORD_HEADER, RecordKind
 from .interconnect import interconnect, switch_layout
+from .dram import dram_layout
 from .layouts import config_words, unit_layout
 from .params import UnitKind
 
@@ -35,7 +36,8 @@ class ConfigTarget:
     unit : UnitKind or None
         The kind of a unit; None for a switch.
     pos : tuple
-        ``(r, c)`` of a unit in the grid, corner ``(i, j)`` of a switch.
+        ``(r, c)`` of a unit in the grid, corner ``(i, j)`` of a switch, ``(k,)`` of DRAM
+        unit ``k``.
     layout : data.StructLayout
         Its configuration.
     """
@@ -47,7 +49,7 @@ class ConfigTarget:
 
     @property
     def kind(self):
-        """``"pcu"``, ``"pmu"`` or ``"switch"``."""
+        """``"pcu"``, ``"pmu"``, ``"dram"`` or ``"switch"``."""
         return self.unit.value if self.unit is not None else "switch"
 
     @property
@@ -82,6 +84,8 @@ def config_targets(p):
     for pos, spec in interconnect(p).switches.items():
         targets[spec.id] = ConfigTarget(spec.id, RecordKind.SWITCH, None, pos,
                                         switch_layout(p, pos))
+    for tid, k, _ in p.drams:
+        targets[tid] = ConfigTarget(tid, RecordKind.UNIT, UnitKind.DRAM, (k,), dram_layout(p))
     return MappingProxyType(targets)
 
 

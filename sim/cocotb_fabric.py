@@ -23,6 +23,8 @@ async def run_job(dut):
     tb = FabricTestbench(dut, job.lanes, seed=job.seed, idle=job.idle,
                          backpressure=job.backpressure)
     await tb.reset()
+    if job.dram:
+        tb.attach_dram(job.dram)
 
     cfg_error = await tb.load_bitstream(job.bitstream)
     cycles, sim_cycles, wall, outputs = -1, 0, 0.0, {}     # a run that did not start
@@ -34,4 +36,4 @@ async def run_job(dut):
         await ClockCycles(dut.clk, len(job.bitstream) // 4 + 64)
     write_result(job_path.with_name(RESULT_NAME), cfg_error=cfg_error,
                  configured=int(dut.configured.value), cycles=cycles, sim_cycles=sim_cycles,
-                 wall_seconds=wall, outputs=outputs)
+                 wall_seconds=wall, outputs=outputs, dram=tb.read_dram())

@@ -15,14 +15,15 @@ first line of its report, by which callers of the runner recognise a timeout.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hw.errors import TerrazzoError
 
-__all__ = ["JOB_ENV", "RESULT_NAME", "DEFAULT_MAX_CYCLES", "Job", "JobError", "SimResult",
-           "check_probability", "check_seed", "check_run_args", "check_timeout",
+__all__ = ["JOB_ENV", "RESULT_NAME", "DEFAULT_MAX_CYCLES", "MAX_DRAM_WORDS", "Job",
+           "JobError", "SimResult", "check_probability", "check_seed", "check_run_args",
+           "check_dram", "check_timeout",
            "timeout_message", "write_job", "read_job", "write_result",
            "read_result"]
 
@@ -35,6 +36,9 @@ RESULT_NAME = "result.npz"
 #: hour, while every kernel of the suite finishes in a few thousand. It bounds how long
 #: a mistaken or hostile manifest can keep a simulator busy.
 DEFAULT_MAX_CYCLES = 1_000_000
+
+#: The most words of memory a simulated DRAM port holds (64 MiB).
+MAX_DRAM_WORDS = 1 << 24
 
 
 def timeout_message(cycles):
@@ -135,6 +139,37 @@ def check_run_args(params, bitstream, inputs, expect):
     return checked, {port: int(n) for port, n in expect.items()}
 
 
+def check_dram(params, dram):
+    """Check the initial memory of each DRAM port of a run on fabric ``params``:
+    ``dram`` maps a port (an int below ``params.dram_ports``) to a non-empty 1-D integer
+    array of at most :data:`MAX_DRAM_WORDS` 32-bit words (values in int32 or uint32),
+    word 0 at byte address 0. Returns it with uint32 arrays.
+
+    Raises
+    ------
+    JobError
+        Quoting the first bad value.
+    """
+    p = params
+    checked = {}
+    for port, words in dict(dram or {}).items():
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < p.dram_ports:
+            raise JobError(f"DRAM port must be an integer in [0, {p.dram_ports}), not {port!r}"
+                           if p.dram_ports else
+                           f"fabric {p.name!r} has no DRAM ports (dram_ports = 0)")
+        a = np.asarray(words)
+        if a.ndim != 1 or not 0 < a.size <= MAX_DRAM_WORDS:
+            raise JobError(f"DRAM port {port} takes a 1-D array of 1 to {MAX_DRAM_WORDS} "
+                           f"words, not shape {a.shape}")
+        if not np.issubdtype(a.dtype, np.integer):
+            raise JobError(f"DRAM port {port} takes integers, not {a.dtype}")
+        if a.min() < -2**31 or a.max() > 2**32 - 1:
+            raise JobError(f"DRAM port {port} has values outside 32 bits "
+                           f"({int(a.min())} .. {int(a.max())})")
+        checked[port] = a.astype(np.int64).astype(np.uint32)
+    return dict(sorted(checked.items()))
+
+
 def check_timeout(timeout_cycles, inputs, expect, idle, backpressure):
     """The ``timeout_cycles`` of a run of the checked ``inputs`` and ``expect``: as given,
     or when it is None, generous for the data size, ``idle`` and ``backpressure``
@@ -168,6 +203,7 @@ class Job:
     seed: int
     timeout_cycles: int
     configure_only: bool
+    dram: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,6 +224,9 @@ class SimResult:
         Clock cycles the simulator ran from start until the run was complete.
     wall_seconds : float
         Wall-clock time of those cycles (the simulator's speed, without start-up).
+    dram : dict
+        DRAM port -> its memory at the end (uint32 words), for the ports the run gave
+        memory to.
     """
     outputs: dict
     cycles: int
@@ -195,6 +234,7 @@ class SimResult:
     configured: bool = False
     sim_cycles: int = 0
     wall_seconds: float = 0.0
+    dram: dict = field(default_factory=dict)
 
     @property
     def cycles_per_second(self):
@@ -206,12 +246,13 @@ def _ports(archive, prefix):
 
 
 def write_job(path, *, bitstream, lanes, inputs, expect, idle, backpressure, seed,
-              timeout_cycles, configure_only=False):
+              timeout_cycles, configure_only=False, dram=None):
     """Write a job for :mod:`sim.cocotb_fabric`.
 
     Keys: ``bitstream`` (uint8), ``lanes``, ``in{k}`` (``(vectors, lanes)`` int32 per
     input port), ``expect{k}`` (vector count per output port), ``idle``,
-    ``backpressure``, ``seed``, ``timeout_cycles``, ``configure_only``.
+    ``backpressure``, ``seed``, ``timeout_cycles``, ``configure_only``, ``dram{k}``
+    (uint32 words: the initial memory of DRAM port ``k``).
     The arguments are written as given; the runner has validated them.
     """
     arrays = {
@@ -223,6 +264,8 @@ def write_job(path, *, bitstream, lanes, inputs, expect, idle, backpressure, see
     }
     arrays.update({f"in{port}": np.asarray(v, dtype=np.int32) for port, v in inputs.items()})
     arrays.update({f"expect{port}": np.int64(n) for port, n in expect.items()})
+    arrays.update({f"dram{port}": np.asarray(w, dtype=np.uint32)
+                   for port, w in (dram or {}).items()})
     np.savez(path, **arrays)
 
 
@@ -241,20 +284,24 @@ def read_job(path):
                    expect={port: int(job[f"expect{port}"]) for port in _ports(job, "expect")},
                    idle=float(job["idle"]), backpressure=float(job["backpressure"]),
                    seed=int(job["seed"]), timeout_cycles=int(job["timeout_cycles"]),
-                   configure_only=bool(int(job["configure_only"])))
+                   configure_only=bool(int(job["configure_only"])),
+                   dram={port: job[f"dram{port}"] for port in _ports(job, "dram")})
 
 
-def write_result(path, *, cfg_error, configured, cycles, sim_cycles, wall_seconds, outputs):
+def write_result(path, *, cfg_error, configured, cycles, sim_cycles, wall_seconds, outputs,
+                 dram=None):
     """Write ``result.npz`` for :func:`read_result`, atomically: the file either does not
     exist or is complete, so a simulator that dies while writing leaves no result.
 
     Keys: ``cfg_error``, ``configured``, ``cycles``, ``sim_cycles``, ``wall_seconds``
-    and ``out{k}`` (the vectors collected) per port in ``outputs``. A run that did not
-    start has ``cycles`` -1, ``sim_cycles`` 0 and no outputs.
+    and ``out{k}`` (the vectors collected) per port in ``outputs``, ``dram{k}`` (the
+    memory at the end) per DRAM port in ``dram``. A run that did not start has ``cycles``
+    -1, ``sim_cycles`` 0 and no outputs.
     """
     result = {"cfg_error": np.int64(cfg_error), "cycles": np.int64(cycles),
               "sim_cycles": np.int64(sim_cycles), "wall_seconds": np.float64(wall_seconds)}
     result.update({f"out{port}": vectors for port, vectors in outputs.items()})
+    result.update({f"dram{port}": words for port, words in (dram or {}).items()})
     result["configured"] = np.int64(int(configured))
     tmp = path.with_name("result.tmp.npz")
     np.savez(tmp, **result)
@@ -270,4 +317,6 @@ def read_result(path):
         return SimResult(outputs=dict(sorted(outputs.items())), cycles=int(r["cycles"]),
                          cfg_error=int(r["cfg_error"]), configured=bool(r["configured"]),
                          sim_cycles=int(r["sim_cycles"]),
-                         wall_seconds=float(r["wall_seconds"]))
+                         wall_seconds=float(r["wall_seconds"]),
+                         dram={port: r[f"dram{port}"].astype(np.uint32)
+                               for port in _ports(r, "dram")})

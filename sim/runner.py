@@ -21,8 +21,8 @@ from cocotb_tools.check_results import get_results
 from .build import (PROJECT_ROOT, SIMULATORS, TIMESCALE, TOPLEVEL, WAVE_FORMATS,
                     FabricBuild, SimulationError, log_tail, verilator_bin)
 from .job import (DEFAULT_MAX_CYCLES, JOB_ENV, RESULT_NAME, JobError, SimResult,
-                  check_probability, check_run_args, check_seed, check_timeout, read_result,
-                  write_job)
+                  check_dram, check_probability, check_run_args, check_seed, check_timeout,
+                  read_result, write_job)
 # The build settings, importable from here as before they moved to sim.build.
 from .build import (ICARUS_ARGS, ICARUS_DUMP, ICARUS_DUMP_TOP, VERILATOR_ARGS,
                     VERILATOR_MAKE_ARGS)
@@ -79,7 +79,7 @@ class Runner(FabricBuild):
         return check_run_args(self.params, bitstream, inputs, expect)
 
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,
-            wave=None, timeout_cycles=None, configure_only=False):
+            wave=None, timeout_cycles=None, configure_only=False, dram=None):
         """Load ``bitstream``, start the fabric, stream ``inputs`` in and collect
         ``expect`` vectors out.
 
@@ -102,6 +102,10 @@ class Runner(FabricBuild):
             data size, idle and backpressure, at most :data:`DEFAULT_MAX_CYCLES`).
         configure_only : bool
             Only load the bitstream (for checking ``cfg_error``).
+        dram : dict or None
+            DRAM port -> its initial memory, 32-bit words from byte address 0
+            (:func:`sim.job.check_dram`); each port is a cocotbext-axi ``AxiRam`` of that
+            size, and the result's ``dram`` gives its contents at the end.
 
         Returns
         -------
@@ -120,6 +124,7 @@ class Runner(FabricBuild):
         backpressure = check_probability("backpressure", backpressure)
         seed = check_seed("seed", seed)
         inputs, expect = self._check_run_args(bitstream, inputs, expect)
+        dram = check_dram(self.params, dram)
         wave_format = None
         if wave is not None:
             wave = Path(wave).resolve()
@@ -137,7 +142,7 @@ class Runner(FabricBuild):
         job = run_dir / "job.npz"
         write_job(job, bitstream=bitstream, lanes=self.lanes, inputs=inputs, expect=expect,
                   idle=idle, backpressure=backpressure, seed=seed,
-                  timeout_cycles=timeout_cycles, configure_only=configure_only)
+                  timeout_cycles=timeout_cycles, configure_only=configure_only, dram=dram)
 
         self._simulate(build_dir, job, wave, wave_format)
         result = self._collect(run_dir)

@@ -44,11 +44,11 @@ def tail_cycles(n_in, n_out):
     return 2 * (n_in + n_out) + 16
 
 
-def _port_count(dut, prefix):
+def _port_count(dut, prefix, signal="_tdata"):
     count = 0
     while True:
         try:
-            getattr(dut, f"{prefix}{count}_tdata")
+            getattr(dut, f"{prefix}{count}{signal}")
         except AttributeError:
             return count
         count += 1
@@ -186,6 +186,28 @@ class FabricTestbench:
             d.tdata.value = 0
         for m in self.monitors.values():
             m.tready.value = m.ready = 0
+        # the AXI4 inputs of DRAM ports that get no AxiRam stay quiet (the units are off)
+        for k in range(_port_count(dut, "dram", "_araddr")):
+            for name in ("arready", "rdata", "rresp", "rlast", "rvalid", "rid", "awready",
+                         "wready", "bresp", "bvalid", "bid"):
+                getattr(dut, f"dram{k}_{name}").value = 0
+
+    def attach_dram(self, images):
+        """Put a cocotbext-axi ``AxiRam`` on each DRAM port ``dram{k}_*`` of ``images``
+        (port -> uint32 words, the memory from byte address 0). The RAMs answer from
+        then on; :meth:`read_dram` gives their contents."""
+        from cocotbext.axi import AxiBus, AxiRam
+        self.rams = {}
+        for port, words in images.items():
+            ram = AxiRam(AxiBus.from_prefix(self.dut, f"dram{port}"), self.dut.clk,
+                         self.dut.rst, size=4 * len(words))
+            ram.write(0, np.asarray(words, dtype="<u4").tobytes())
+            self.rams[port] = ram
+
+    def read_dram(self):
+        """Port -> the memory of its ``AxiRam`` now (uint32 words)."""
+        return {port: np.frombuffer(ram.read(0, ram.size), dtype="<u4").astype(np.uint32)
+                for port, ram in getattr(self, "rams", {}).items()}
 
     async def reset(self, cycles=4):
         """Hold ``rst`` for ``cycles`` rising edges with every stream quiet; returns at

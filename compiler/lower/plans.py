@@ -1,7 +1,7 @@
 """The data classes of a lowering result: streams, loops, operands, unit plans and
 :class:`Lowered` itself (the kernel class is in :mod:`.kernels`)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hw.layouts import Access
 from ..netlist import Netlist
@@ -86,6 +86,9 @@ class Lowered:
     delays : tuple of str
         The PMUs (in ``pmus``) that are delay lines on the short branches of fan-outs
         (:mod:`compiler.lower.balance`).
+    drams : dict[str, dict]
+        Per ``dram`` vunit its configuration (a dict for ``hw.dram.dram_layout(p).const``);
+        lowering makes none yet.
     """
     netlist: Netlist
     pcus: dict
@@ -94,6 +97,7 @@ class Lowered:
     outputs: list
     kernels: list
     delays: tuple = ()
+    drams: dict = field(default_factory=dict)
 
     def to_text(self):
         """Kernels, virtual PMUs and the netlist as stable text for golden tests."""

@@ -136,7 +136,7 @@ def test_invalid_netlist(text, message):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: VUnit("a", "alu"), "node 'a': kind must be one of 'pcu', 'pmu', 'in', 'out', not 'alu'"),
+    (lambda: VUnit("a", "alu"), "node 'a': kind must be one of 'pcu', 'pmu', 'in', 'out', 'dram', not 'alu'"),
     (lambda: VUnit("a b", "pcu"), "vunit name must be a non-empty string without spaces, "
                                   "'.', ',' or '@', not 'a b'"),
     (lambda: VUnit("a", "pcu", -1), "node 'a': fixed must be a non-negative integer or None, not -1"),
