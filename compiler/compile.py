@@ -14,7 +14,7 @@ from hw.ops import FP_OPS, FP_REDUCE_OPS
 from .exprs import fold_expr
 from .nodes import Map
 from .lower import lower
-from .manifest import Manifest, PortSpec
+from .manifest import DramSpec, Manifest, PortSpec
 from .jsonio import graph_to_json
 from .passes import pipeline
 from .place import place
@@ -47,8 +47,11 @@ class CompileResult:
         lines.append(f"  nets {r['nets']}, switch links {r['wirelength']}, longest route "
                      f"{r['longest_route']} links, routing iterations {r['routing_iterations']}")
         lines.append(f"  placement wirelength {r['placement_wirelength']}")
+        dram = f", DRAM {r['dram_bound']}" if "dram_bound" in r else ""
         lines.append(f"  ideal cycles {self.manifest.ideal_cycles} "
-                     f"(compute {r['compute_bound']}, I/O {r['io_bound']})")
+                     f"(compute {r['compute_bound']}, I/O {r['io_bound']}{dram})")
+        for s in self.manifest.dram:
+            lines.append(f"  DRAM port {s.port}: {s.name} {list(s.shape)} at word {s.address}")
         if self.lowered.delays:
             n = len(self.lowered.delays)
             lines.append(f"  delay lines {n} (PMU{'s' if n != 1 else ''} holding the "
@@ -170,14 +173,22 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
     outputs = tuple(PortSpec.make(name, placement[v], shape, order, lanes,
                                   g.type_of(g.outputs[name]).dtype)
                     for name, shape, order, v in lowered.outputs)
+    # each DRAM unit holds its own copy of the graph input it reads, from word 0
+    dram = tuple(DramSpec.make(read.tensor, placement[v], 0, g.type_of(read.tensor).shape,
+                               g.type_of(read.tensor).dtype)
+                 for v, read in lowered.dram_reads.items())
     compute = max((k.iterations for k in lowered.kernels), default=0)
     io = max([s.vectors for s in inputs + outputs] or [0])
+    # a load engine moves at most one beat a cycle
+    dram_bound = max((read.beats(p.dram_beat) for read in lowered.dram_reads.values()),
+                     default=0)
     n_pcu = sum(1 for _, k, _ in p.units if k == UnitKind.PCU)
     n_pmu = len(p.units) - n_pcu
     longest = max((r.wirelength for r in routing.routes.values()), default=0)
     report = {
         "utilization": {"pcu": [len(lowered.pcus), n_pcu], "pmu": [len(lowered.pmus), n_pmu],
-                        "in": [len(inputs), p.io_in], "out": [len(outputs), p.io_out]},
+                        "in": [len(inputs), p.io_in], "out": [len(outputs), p.io_out],
+                        **({"dram": [len(dram), p.dram_ports]} if p.dram_ports else {})},
         "stages_used": sum(pl.stages_used for pl in lowered.pcus.values()),
         "stages_available": len(lowered.pcus) * p.stages,
         "nets": len(lowered.netlist.nets),
@@ -188,12 +199,14 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
         "sr_seed": sr_seed,
         "compute_bound": compute,
         "io_bound": io,
+        **({"dram_bound": dram_bound} if dram else {}),
         "kernels": [{"name": k.name, "mode": k.mode.name.lower(), "iterations": k.iterations,
                      "pcus": list(k.pcus)} for k in lowered.kernels],
     }
     manifest = Manifest(graph=graph.name, fabric_name=p.name, fabric_hash=p.hash,
                         fabric_hash32=p.hash32, lanes=lanes, compiler_version=VERSION,
-                        inputs=inputs, outputs=outputs, ideal_cycles=max(compute, io),
+                        inputs=inputs, outputs=outputs,
+                        ideal_cycles=max(compute, io, dram_bound), dram=dram,
                         bitstream_sha256=hashlib.sha256(bitstream).hexdigest(),
                         report=report, source=graph_to_json(graph))
     return CompileResult(g, lowered, placement, routing, bitstream, manifest)

@@ -19,7 +19,7 @@ from .manifest_check import MANIFEST_FORMAT, MANIFEST_VERSION, check_manifest, p
 from .streams import ORDERS, pack, stream_vectors, unpack
 from .types import FLOAT_DTYPES, tensor_dtype_error
 
-__all__ = ["PortSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
+__all__ = ["PortSpec", "DramSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
            "MANIFEST_FORMAT", "MANIFEST_VERSION", "ORDERS"]
 
 
@@ -42,6 +42,23 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class DramSpec:
+    """A graph input in the memory of DRAM port ``port``, from word ``address``
+    (row-major, one 32-bit word per element, as on the edge streams)."""
+    name: str
+    port: int
+    address: int
+    shape: tuple
+    dtype: str
+    words: int
+
+    @classmethod
+    def make(cls, name, port, address, shape, dtype="i32"):
+        shape = tuple(int(s) for s in shape)
+        return cls(name, port, address, shape, dtype, math.prod(shape))
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A manifest (see ``docs/compiler.md`` for its fields).
 
@@ -61,6 +78,15 @@ class Manifest:
     report: dict = field(default_factory=dict, compare=False)
     source: dict = field(default_factory=dict, compare=False)  # the graph, JSON format
     origin: str = field(default="manifest", compare=False)
+    dram: tuple = ()    # of DramSpec
+
+    @property
+    def tensors_in(self):
+        """``{name: (shape, dtype)}`` of every input tensor, on an edge port or in DRAM."""
+        specs = {s.name: (s.shape, s.dtype) for s in self.inputs}
+        for s in self.dram:
+            specs.setdefault(s.name, (s.shape, s.dtype))
+        return specs
 
     def to_doc(self):
         """The manifest as a JSON document (a dict)."""
@@ -73,6 +99,7 @@ class Manifest:
             "compiler_version": self.compiler_version,
             "inputs": [_port_json(s) for s in self.inputs],
             "outputs": [_port_json(s) for s in self.outputs],
+            **({"dram": [_port_json(s) for s in self.dram]} if self.dram else {}),
             "ideal_cycles": self.ideal_cycles,
             "report": self.report,
             "source": self.source,
@@ -102,7 +129,9 @@ class Manifest:
             inputs=tuple(_port_from(s) for s in d["inputs"]),
             outputs=tuple(_port_from(s) for s in d["outputs"]),
             ideal_cycles=d["ideal_cycles"], bitstream_sha256=d["bitstream_sha256"],
-            report=d["report"], source=d["source"], origin=source)
+            report=d["report"], source=d["source"], origin=source,
+            dram=tuple(DramSpec(**{**s, "shape": tuple(s["shape"])})
+                       for s in d.get("dram", [])))
 
     def validate(self):
         """Check every field as :meth:`from_json` does (for a manifest built in Python).
@@ -140,6 +169,13 @@ class Manifest:
                                 f"{p.name!r} has {p.lanes}")
         for direction, specs, count in (("inputs", self.inputs, p.io_in),
                                         ("outputs", self.outputs, p.io_out)):
+            if direction == "inputs":
+                for i, spec in enumerate(self.dram):
+                    if spec.port >= p.dram_ports:
+                        raise ManifestError(
+                            f"{self.origin}: dram[{i}].port must be below {p.dram_ports} "
+                            f"(fabric {p.name!r} has {p.dram_ports} DRAM ports), not "
+                            f"{spec.port}")
             for i, spec in enumerate(specs):
                 if spec.port >= count:
                     raise ManifestError(
@@ -148,23 +184,25 @@ class Manifest:
                         f"{spec.port}")
 
     def check_inputs(self, tensors):
-        """Raise ManifestError naming the first missing or mis-shaped input tensor."""
-        for spec in self.inputs:
-            if spec.name not in tensors:
-                raise ManifestError(f"input tensor {spec.name!r} is missing "
-                                    f"(expected shape {list(spec.shape)}, {spec.dtype})")
-            got = np.asarray(tensors[spec.name])
-            if tuple(got.shape) != spec.shape:
-                raise ManifestError(f"input tensor {spec.name!r} has shape {list(got.shape)}; "
-                                    f"expected {list(spec.shape)}")
-            if tensor_dtype_error(got.dtype, spec.dtype):
-                what = "a float" if spec.dtype in FLOAT_DTYPES else "an integer"
-                raise ManifestError(f"input tensor {spec.name!r} has dtype {got.dtype}; "
-                                    f"expected {what} array ({spec.dtype})")
-        extra = sorted(set(tensors) - {s.name for s in self.inputs})
+        """Raise ManifestError naming the first missing or mis-shaped input tensor (those
+        on edge ports, then those only in DRAM)."""
+        specs = self.tensors_in
+        for name, (shape, dtype) in specs.items():
+            if name not in tensors:
+                raise ManifestError(f"input tensor {name!r} is missing "
+                                    f"(expected shape {list(shape)}, {dtype})")
+            got = np.asarray(tensors[name])
+            if tuple(got.shape) != shape:
+                raise ManifestError(f"input tensor {name!r} has shape {list(got.shape)}; "
+                                    f"expected {list(shape)}")
+            if tensor_dtype_error(got.dtype, dtype):
+                what = "a float" if dtype in FLOAT_DTYPES else "an integer"
+                raise ManifestError(f"input tensor {name!r} has dtype {got.dtype}; "
+                                    f"expected {what} array ({dtype})")
+        extra = sorted(set(tensors) - set(specs))
         if extra:
             raise ManifestError(f"unexpected input tensor {extra[0]!r} (inputs: "
-                                f"{', '.join(s.name for s in self.inputs)})")
+                                f"{', '.join(specs)})")
 
 
 def _port_json(s):

@@ -26,7 +26,8 @@ from .types import check_name
 #: The tensor dtypes a manifest carries (f32 and bf16 words are binary32 bit patterns).
 MANIFEST_DTYPES = ("i32", "f32", "bf16")
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "MAX_COUNT", "FIELDS", "AGREEMENTS",
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "MAX_COUNT", "FIELDS", "OPTIONAL_FIELDS",
+           "AGREEMENTS",
            "parse_manifest", "check_manifest"]
 
 MANIFEST_FORMAT = "terrazzo-manifest"
@@ -100,6 +101,21 @@ _PORT = {
     ".vectors": _count(1),
 }
 
+_DRAM = {
+    "": _OBJECT,
+    ".name": _NAME,
+    ".port": _count(0, _MAX_PORTS - 1),
+    ".address": _count(0, 2 ** 30 - 1),
+    ".shape": _list(0, _MAX_DIMS),
+    ".shape[]": _count(1),
+    ".dtype": Rule(f"one of {', '.join(map(repr, MANIFEST_DTYPES))}",
+                   lambda v: v in MANIFEST_DTYPES),
+    ".words": _count(1),
+}
+
+#: The fields a manifest may leave out (a program without DRAM tensors has no ``dram``).
+OPTIONAL_FIELDS = frozenset({"dram"})
+
 #: One rule per field, by path ("[]" stands for every item of a list). An object's
 #: fields are exactly the paths one level below it; an object with none listed
 #: (``report``, ``source``) is not looked into here.
@@ -123,6 +139,8 @@ FIELDS = {
     **{f"inputs[]{key}": rule for key, rule in _PORT.items()},
     "outputs": _list(1, _MAX_PORTS),
     **{f"outputs[]{key}": rule for key, rule in _PORT.items()},
+    "dram": _list(0, _MAX_PORTS),
+    **{f"dram[]{key}": rule for key, rule in _DRAM.items()},
     "ideal_cycles": _count(0),
     "report": _OBJECT,
     "source": _OBJECT,
@@ -164,7 +182,7 @@ def _walk(value, key, path, fail):
             if name not in names:
                 fail(f"unknown field {where + name!r} (known: {', '.join(names)})")
         for name in names:
-            if name not in value:
+            if name not in value and (where + name) not in OPTIONAL_FIELDS:
                 fail(f"field {where + name!r} is missing")
 
 
@@ -176,6 +194,13 @@ def _ports(doc):
 
 def _counts_agree(doc):
     lanes = doc["fabric"]["lanes"]
+    for i, spec in enumerate(doc.get("dram", [])):
+        words = math.prod(spec["shape"])
+        if spec["words"] != words:
+            return (f"dram[{i}].words must be {words} (the elements of shape "
+                    f"{spec['shape']}), not {spec['words']}")
+        if spec["address"] + words > 2 ** 30:
+            return f"dram[{i}] ends past the 2**30 words a DRAM port addresses"
     for path, spec in _ports(doc):
         words = math.prod(spec["shape"])
         if words > MAX_COUNT:
@@ -229,6 +254,9 @@ def _source_agrees(doc):
             ("outputs", {name: tuple(graph.type_of(ref).shape)
                          for name, ref in graph.outputs.items()})):
         specs = {spec["name"]: tuple(spec["shape"]) for spec in doc[direction]}
+        if direction == "inputs":
+            # an input that only DRAM units read arrives on no edge port
+            specs.update({spec["name"]: tuple(spec["shape"]) for spec in doc.get("dram", [])})
         if specs != graph_specs:
             return (f"{direction} ({_tensors(specs)}) are not those of the source graph "
                     f"({_tensors(graph_specs)})")

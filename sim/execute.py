@@ -117,7 +117,7 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
         manifest.check_inputs(tensors)
     except ManifestError as e:
         raise RunError(str(e)) from None
-    for spec in manifest.inputs:
+    for spec in manifest.inputs + manifest.dram:
         a = np.asarray(tensors[spec.name])
         if tensor_dtype_error(a.dtype, spec.dtype):
             what = "a float" if spec.dtype in FLOAT_DTYPES else "an integer"
@@ -135,6 +135,21 @@ def port_streams(manifest, tensors, lanes):
     inputs = {spec.port: pack(tensor_words(tensors[spec.name], spec.dtype), spec.order, lanes)
               for spec in manifest.inputs}
     return inputs, {spec.port: spec.vectors for spec in manifest.outputs}
+
+
+def dram_images(manifest, tensors):
+    """The initial memory of each DRAM port a run uses: port -> uint32 words, each
+    tensor of ``manifest.dram`` at its address (row-major, a word per element, as the
+    edge streams carry it), the rest 0."""
+    size = {}
+    for spec in manifest.dram:
+        size[spec.port] = max(size.get(spec.port, 1), spec.address + spec.words)
+    images = {port: np.zeros(n, dtype=np.uint32) for port, n in sorted(size.items())}
+    for spec in manifest.dram:
+        words = np.asarray(tensor_words(tensors[spec.name], spec.dtype)).reshape(-1)
+        images[spec.port][spec.address:spec.address + spec.words] = \
+            words.astype(np.int64).astype(np.uint32)
+    return images
 
 
 def output_tensors(manifest, by_port, lanes):
@@ -186,7 +201,14 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                        "(terrazzo run --testbench cocotb) for Icarus or a wave file")
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
+    if manifest.dram and testbench == "harness":
+        raise RunError("the program reads tensors from DRAM, which the C++ harness does not "
+                       "model yet; use testbench='cocotb' (terrazzo run --testbench cocotb)")
     inputs, expect = port_streams(manifest, tensors, p.lanes)
+    if manifest.dram:
+        extra_dram = {"dram": dram_images(manifest, tensors)}
+    else:
+        extra_dram = {}
     if timeout_cycles is None:
         timeout_cycles = run_timeout(manifest.ideal_cycles, idle, backpressure, max_cycles)
     elif isinstance(timeout_cycles, int) and timeout_cycles > max_cycles:
@@ -219,7 +241,7 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     t0 = time.monotonic()
     try:
         result = runner.run(bitstream, inputs, expect, idle=idle, backpressure=backpressure,
-                            seed=seed, timeout_cycles=timeout_cycles, **extra)
+                            seed=seed, timeout_cycles=timeout_cycles, **extra, **extra_dram)
     except SimulationError as e:
         if timeout_cycles == max_cycles and timeout_message(timeout_cycles) in str(e):
             raise RunError(f"the simulation reached its limit of {max_cycles} cycles before "

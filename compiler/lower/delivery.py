@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass
 
 from ..errors import CompileError
-from ..ir import Const, Iota
+from ..ir import Const, Input, Iota
 from .buffering import Buffer, plan_buffer
+from .offchip import DramRead, plan_dram_read
 from .plans import Stream
 from .sequences import Dim, Walk
 
@@ -33,11 +34,13 @@ _MAX_DIRECT_POPS = 1 << 20
 @dataclass(frozen=True)
 class Feed:
     """How one operand of a kernel reaches it: ``how`` is ``direct`` (from ``stream``),
-    ``pmu`` (through ``buffer``) or ``counter`` (an iota: a loop counter, no input)."""
+    ``pmu`` (through ``buffer``), ``dram`` (a DRAM unit's ``dram`` read of a graph input)
+    or ``counter`` (an iota: a loop counter, no input)."""
     tensor: str
     how: str
     stream: Stream = None
     buffer: Buffer = None
+    dram: DramRead = None
 
     def to_text(self):
         if self.how == "direct":
@@ -45,6 +48,8 @@ class Feed:
             return f"{self.tensor}: direct from {src[0]}.{src[1]} {self.stream.order}"
         if self.how == "pmu":
             return f"{self.tensor}: {self.buffer.to_text()}"
+        if self.how == "dram":
+            return f"{self.tensor}: {self.dram.to_text()}"
         return f"{self.tensor}: counter"
 
 
@@ -60,13 +65,18 @@ class Delivery:
         return "\n".join(lines) + "\n"
 
 
-def plan_delivery(kernel, streams, tensors, p):
+def plan_delivery(kernel, streams, tensors, p, dram_free=0):
     """The :class:`Delivery` of ``kernel`` on fabric ``p``, given the ``streams``
     (``{tensor: [Stream]}``) of the tensors lowered so far and ``tensors`` (a
     :class:`~.tensors.Tensors`). Only reads its arguments.
 
+    An operand that no PMU can hold or address reads its tensor from DRAM instead when
+    it is a graph input, a load engine can walk it (:func:`.offchip.plan_dram_read`) and
+    one of the ``dram_free`` DRAM units left takes it.
+
     Raises :class:`CompileError` when an operand reads a tensor that has no stream yet
-    or that no PMU can hold or address (see :func:`~.buffering.plan_buffer`)."""
+    or that no PMU can hold or address (see :func:`~.buffering.plan_buffer`) and DRAM
+    cannot take."""
     lanes = p.lanes
     direct = {}
     for i, o in enumerate(kernel.operands):
@@ -106,8 +116,18 @@ def plan_delivery(kernel, streams, tensors, p):
         else:
             node = tensors.node(o.tensor)
             stream = None if isinstance(node, Const) else pick_stream(streams[o.tensor])
-            feeds.append(Feed(o.tensor, "pmu", buffer=plan_buffer(kernel, o, stream,
-                                                                 tensors, p)))
+            try:
+                feeds.append(Feed(o.tensor, "pmu", buffer=plan_buffer(kernel, o, stream,
+                                                                     tensors, p)))
+            except CompileError:
+                read = None
+                if dram_free > 0 and isinstance(node, Input):
+                    read = plan_dram_read(o, operand_walk(o, kernel.loops, lanes),
+                                          math.prod(tensors.shape(o.tensor) or (1,)), p)
+                if read is None:
+                    raise
+                feeds.append(Feed(o.tensor, "dram", dram=read))
+                dram_free -= 1
     return Delivery(kernel.name, tuple(feeds))
 
 

@@ -3,10 +3,12 @@ nets and configurations into a :class:`~.plans.Lowered`."""
 
 from dataclasses import replace
 
+from hw.dram import DramMode
 from hw.layouts import AccMode
 from ..errors import CompileError
 from .balance import branch_needs, chain_lags, choose_delays, pmu_sites
 from .configs import pcu_config, pmu_config
+from .offchip import dram_config
 from .delivery import operand_walk, plan_delivery
 from .discovery import InputStep, KernelSpec, OutputStep, find_kernels
 from .kernels import build_kernel
@@ -53,6 +55,9 @@ class _Lowering:
         self.pops = {}
         self.nodes = {}
         self.delays = []
+        # DRAM units reading graph inputs: vunit -> its configuration, its DramRead
+        self.drams = {}
+        self.dram_reads = {}
 
     def run(self, found):
         total = sum(isinstance(s, OutputStep) for s in found.steps)
@@ -65,13 +70,33 @@ class _Lowering:
                 self.output(step, total)
         if self.balance:
             self.add_delays()
+        self.drop_dram_only_inputs()
         return Lowered(self.nets.netlist(), self.finished_pcus(), self.pmus, self.inputs,
-                       self.outputs, self.kernels, tuple(self.delays))
+                       self.outputs, self.kernels, tuple(self.delays), self.drams,
+                       self.dram_reads)
+
+    def drop_dram_only_inputs(self):
+        """Graph inputs that every reader takes from DRAM arrive on no edge port."""
+        in_dram = {read.tensor for read in self.dram_reads.values()}
+        kept = []
+        for name, shape, v in self.inputs:
+            if name in in_dram and not self.nets.drives((v, "data")):
+                self.nets.drop(v)
+            else:
+                kept.append((name, shape, v))
+        if len(kept) > self.p.io_in:
+            self.too_many_inputs(kept[self.p.io_in][0])
+        self.inputs = kept
+
+    def too_many_inputs(self, name):
+        raise CompileError(f"the graph has more inputs than the fabric's "
+                           f"{self.p.io_in} input ports", node=name)
 
     def input(self, step):
-        if len(self.inputs) >= self.p.io_in:
-            raise CompileError(f"the graph has more inputs than the fabric's "
-                               f"{self.p.io_in} input ports", node=step.name)
+        # an input that only DRAM units read needs no port: the ports are counted once
+        # every reader is known (drop_dram_only_inputs), unless there are no DRAM units
+        if len(self.inputs) >= self.p.io_in and not self.p.dram_ports:
+            self.too_many_inputs(step.name)
         v = self.nets.vunit(f"in:{step.name}", "in")
         self.inputs.append((step.name, step.shape, v))
         self.streams[step.name] = [Stream(step.name, step.shape, "rows", (v, "data"))]
@@ -92,7 +117,8 @@ class _Lowering:
         kernel = build_kernel(spec, self.tensors, self.p, self.const_name)
         for const in kernel.consts:
             self.tensors.add_const(const)
-        delivery = plan_delivery(kernel, self.streams, self.tensors, self.p)
+        delivery = plan_delivery(kernel, self.streams, self.tensors, self.p,
+                                 dram_free=self.p.dram_ports - len(self.drams))
         operands = tuple(replace(o, source=self.feed(f, kernel.name))
                          for o, f in zip(kernel.operands, delivery.feeds))
         kernel = self.place(replace(kernel, operands=operands))
@@ -112,6 +138,12 @@ class _Lowering:
             return None
         if feed.how == "direct":
             return feed.stream.source
+        if feed.how == "dram":
+            read = feed.dram
+            name = self.nets.vunit(f"dram:{read.tensor}", "dram")
+            self.drams[name] = dram_config(read, self.p)
+            self.dram_reads[name] = read
+            return (name, "vout" if read.mode == DramMode.VECTOR else "sout")
         buf = feed.buffer
         name = self.nets.vunit(f"pmu{len(self.pmus)}:{buf.tensor}", "pmu")
         if buf.stream is not None:

@@ -45,6 +45,12 @@ class NetBuilder:
         return {src: tuple(sinks) for src, (net, sinks) in self._nets.items()
                 if net == network}
 
+    def drop(self, name):
+        """Remove vunit ``name``, which must be on no net."""
+        assert not any(name in (src[0], *(s[0] for s in sinks))
+                       for src, (_, sinks) in self._nets.items()), name
+        self._vunits = [v for v in self._vunits if v.name != name]
+
     def drives(self, source):
         """Whether endpoint ``source`` drives a net."""
         return source in self._nets

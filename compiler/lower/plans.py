@@ -87,8 +87,10 @@ class Lowered:
         The PMUs (in ``pmus``) that are delay lines on the short branches of fan-outs
         (:mod:`compiler.lower.balance`).
     drams : dict[str, dict]
-        Per ``dram`` vunit its configuration (a dict for ``hw.dram.dram_layout(p).const``);
-        lowering makes none yet.
+        Per ``dram`` vunit its configuration (a dict for ``hw.dram.dram_layout(p).const``).
+    dram_reads : dict[str, DramRead]
+        Per ``dram`` vunit the graph input it reads (:mod:`compiler.lower.offchip`), at
+        word 0 of its port's memory.
     """
     netlist: Netlist
     pcus: dict
@@ -98,6 +100,7 @@ class Lowered:
     kernels: list
     delays: tuple = ()
     drams: dict = field(default_factory=dict)
+    dram_reads: dict = field(default_factory=dict)
 
     def to_text(self):
         """Kernels, virtual PMUs and the netlist as stable text for golden tests."""
@@ -110,6 +113,8 @@ class Lowered:
                          f"{' double' if cfg['double'] else ''} "
                          f"wr={agen_text(cfg['wr'])} rd={agen_text(cfg['rd'])}"
                          f"{' init=' + str(len(plan.init)) if plan.init else ''}")
+        for name, read in self.dram_reads.items():
+            lines.append(f"dram {name} reads {read.tensor}: {read.to_text()}")
         lines.append(self.netlist.text())
         return "\n".join(l for l in lines if l) + "\n"
 

@@ -1,0 +1,51 @@
+"""Kernels whose inputs no PMU holds, read from DRAM: compiled, run through
+``sim.execute.run_program`` (the manifest's DRAM tensors written into cocotbext-axi's
+``AxiRam``), equal to the golden model, with and without stalls, under Icarus."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compiler.compile import compile_graph
+from compiler.errors import CompileError
+from sim.execute import RunError, compare, golden_outputs, run_program
+from terrazzo import kernels
+
+from .test_dram_fabric import P       # one tiny fabric with a DRAM port: one build
+
+pytestmark = [pytest.mark.sim]
+
+BUILD_ROOT = Path(__file__).resolve().parents[2] / "build"
+SIZE = dict(m=3, k=16, n=20)          # B: 320 words, a tiny PMU holds 256
+
+
+def compiled():
+    mod = kernels.load("gemm")
+    return compile_graph(mod.build(**SIZE), P), mod.inputs(np.random.default_rng(4), **SIZE)
+
+
+@pytest.mark.parametrize("stall", [False, True], ids=["free", "stall"])
+def test_gemm_with_b_in_dram_equals_golden(stall):
+    result, tensors = compiled()
+    assert [s.name for s in result.manifest.dram] == ["B"]
+    run = run_program(result.bitstream, result.manifest, tensors, fabric=P, sim="icarus",
+                      build_root=BUILD_ROOT, idle=0.3 if stall else 0.0,
+                      backpressure=0.3 if stall else 0.0, seed=11)
+    bad = compare(golden_outputs(result.manifest, tensors), run.outputs)
+    assert not bad, bad[0]
+    assert run.cycles >= result.manifest.ideal_cycles
+
+
+def test_without_dram_ports_the_kernel_is_refused():
+    mod = kernels.load("gemm")
+    with pytest.raises(CompileError, match=r"tensor 'B' needs 320 words in a PMU"):
+        compile_graph(mod.build(**SIZE), P.replace(dram_ports=0))
+
+
+def test_the_harness_refuses_dram_programs_before_building():
+    result, tensors = compiled()
+    with pytest.raises(RunError, match=r"^the program reads tensors from DRAM, which the "
+                                       r"C\+\+ harness does not model yet"):
+        run_program(result.bitstream, result.manifest, tensors, fabric=P,
+                    testbench="harness", build_root=BUILD_ROOT)
