@@ -66,7 +66,9 @@ class BoardCore(wiring.Component):
                      self.led_configured.eq(bridge.led_configured),
                      self.led_error.eq(bridge.led_error),
                      self.led_running.eq(bridge.led_running)]
-        ports = {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+        # a board's default domain may be reset-less (amaranth-boards' ECP5 platforms):
+        # the fabric's registers then start from their initial values
+        ports = {"i_clk": ClockSignal(), "i_rst": ResetSignal(allow_reset_less=True)}
         for name, member in top_ports(self.params).items():
             ports[("i_" if member.flow == In else "o_") + name] = getattr(bridge, name)
         m.submodules.fabric = Instance("terrazzo_fabric", **ports)

@@ -17,6 +17,9 @@ def run_on_device(bitstream, manifest, tensors, device, *, fabric=None, baud=115
     request or does not answer."""
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
+    if manifest.dram:
+        raise RunError("the program reads tensors from DRAM, which a board does not have "
+                       "yet; run it in simulation (terrazzo run --testbench cocotb)")
     inputs, expect = port_streams(manifest, tensors, p.lanes)
     if progress is not None:
         progress(f"loading {len(bitstream) // 4} words into the fabric on {device} and "

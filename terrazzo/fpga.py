@@ -186,6 +186,10 @@ def place_and_route(board, p, out, env, baud):
 
 def build_fpga(board_name, p, out, *, synth_only=False, system_tools=False, baud=115200):
     board = BOARDS[board_name]
+    if p.dram_ports:
+        raise FpgaError(f"fabric {p.name!r} has {p.dram_ports} DRAM port"
+                        f"{'s' if p.dram_ports > 1 else ''}, which the board top does not "
+                        f"connect to memory yet; build a fabric with dram_ports = 0")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     env = _tool_env(board, system_tools)

@@ -143,3 +143,15 @@ def test_run_stops_at_max_cycles(tmp_path):
     assert r.stderr.endswith("terrazzo: error: the simulation reached its limit of 50 cycles "
                              "before the fabric was done; allow more with --max-cycles "
                              "(max_cycles= of run_program)\n")
+
+
+def test_fpga_refuses_a_fabric_with_dram_ports(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    r = terrazzo("fpga", "--board", "ulx3s-85f", "--fabric",
+                 root / "examples" / "fabrics" / "small-dram.toml", "-o", "out",
+                 "--synth-only", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr == ("terrazzo: error: fabric 'small-dram' has 2 DRAM ports, which the "
+                        "board top does not connect to memory yet; build a fabric with "
+                        "dram_ports = 0\n")
+    assert not (tmp_path / "out").exists()
