@@ -138,3 +138,15 @@ def test_gemm_64_cubed_compiles_for_small_with_dram():
     assert [s.name for s in r.manifest.dram] == ["B"]
     # runs of one 8-lane vector in beats of 4 words: DRAM bandwidth bounds it
     assert r.report["compute_bound"] == 32768 and r.manifest.ideal_cycles == 65536
+
+
+def test_dram_records_disassemble_and_assemble_back():
+    from compiler.asm import assemble
+    from compiler.disasm import disassemble
+    r = compile_graph(kernels.load("gemm").build(m=4, k=16, n=32), TINY_DRAM)
+    text = disassemble(r.bitstream, TINY_DRAM)
+    record = text[text.index(f"record unit {TINY_DRAM.dram_id(0)} # dram\n"):]
+    assert record.splitlines()[1:6] == ["  load.mode = VECTOR", "  load.indexed = 0",
+                                        "  load.base = 0", "  load.run = 4",
+                                        "  load.extents[0] = 16"]
+    assert assemble(text, TINY_DRAM) == r.bitstream
