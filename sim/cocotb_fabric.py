@@ -24,7 +24,8 @@ async def run_job(dut):
                          backpressure=job.backpressure)
     await tb.reset()
     if job.dram:
-        tb.attach_dram(job.dram)
+        # the DRAM ports stall as often as the input ports idle
+        tb.attach_dram(job.dram, stall=job.idle, seed=job.seed)
 
     cfg_error = await tb.load_bitstream(job.bitstream)
     cycles, sim_cycles, wall, outputs = -1, 0, 0.0, {}     # a run that did not start

@@ -44,6 +44,14 @@ def tail_cycles(n_in, n_out):
     return 2 * (n_in + n_out) + 16
 
 
+def _pauses(probability, key):
+    """An endless seeded stream of pause decisions (True: pause) of ``probability``."""
+    import random
+    rng = random.Random(key)
+    while True:
+        yield rng.random() < probability
+
+
 def _port_count(dut, prefix, signal="_tdata"):
     count = 0
     while True:
@@ -192,16 +200,24 @@ class FabricTestbench:
                          "wready", "bresp", "bvalid", "bid"):
                 getattr(dut, f"dram{k}_{name}").value = 0
 
-    def attach_dram(self, images):
+    def attach_dram(self, images, *, stall=0.0, seed=0):
         """Put a cocotbext-axi ``AxiRam`` on each DRAM port ``dram{k}_*`` of ``images``
         (port -> uint32 words, the memory from byte address 0). The RAMs answer from
-        then on; :meth:`read_dram` gives their contents."""
+        then on; :meth:`read_dram` gives their contents. With ``stall``, each of a
+        RAM's five channels pauses in a cycle with that probability (a pattern seeded by
+        ``seed``, the port and the channel)."""
         from cocotbext.axi import AxiBus, AxiRam
         self.rams = {}
         for port, words in images.items():
             ram = AxiRam(AxiBus.from_prefix(self.dut, f"dram{port}"), self.dut.clk,
                          self.dut.rst, size=4 * len(words))
             ram.write(0, np.asarray(words, dtype="<u4").tobytes())
+            if stall:
+                channels = {"ar": ram.read_if.ar_channel, "r": ram.read_if.r_channel,
+                            "aw": ram.write_if.aw_channel, "w": ram.write_if.w_channel,
+                            "b": ram.write_if.b_channel}
+                for name, channel in channels.items():
+                    channel.set_pause_generator(_pauses(stall, f"{seed}/dram{port}/{name}"))
             self.rams[port] = ram
 
     def read_dram(self):
