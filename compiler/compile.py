@@ -50,6 +50,8 @@ class CompileResult:
         dram = f", DRAM {r['dram_bound']}" if "dram_bound" in r else ""
         lines.append(f"  ideal cycles {self.manifest.ideal_cycles} "
                      f"(compute {r['compute_bound']}, I/O {r['io_bound']}{dram})")
+        lines.append(f"  fabric lane-slots in use at the ideal: "
+                     f"{100 * r['fabric_lane_use']:.1f} % of every PCU's lanes")
         for s in self.manifest.dram:
             lines.append(f"  DRAM port {s.port}: {s.name} {list(s.shape)} at word {s.address}")
         if self.lowered.delays:
@@ -184,6 +186,11 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
                      default=0)
     n_pcu = sum(1 for _, k, _ in p.units if k == UnitKind.PCU)
     n_pmu = len(p.units) - n_pcu
+    # the whole fabric's compute at the ideal: lane-slots the kernels' PCUs fill per
+    # cycle of the ideal count, of every PCU's lanes
+    ideal = max(compute, io, dram_bound)
+    busy = sum(k.iterations * len(k.pcus) for k in lowered.kernels) * lanes
+    lane_use = round(busy / (ideal * n_pcu * lanes), 4) if ideal else 0.0
     longest = max((r.wirelength for r in routing.routes.values()), default=0)
     report = {
         "utilization": {"pcu": [len(lowered.pcus), n_pcu], "pmu": [len(lowered.pmus), n_pmu],
@@ -199,6 +206,7 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
         "sr_seed": sr_seed,
         "compute_bound": compute,
         "io_bound": io,
+        "fabric_lane_use": lane_use,
         **({"dram_bound": dram_bound} if dram else {}),
         "kernels": [{"name": k.name, "mode": k.mode.name.lower(), "iterations": k.iterations,
                      "pcus": list(k.pcus)} for k in lowered.kernels],
@@ -206,7 +214,7 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
     manifest = Manifest(graph=graph.name, fabric_name=p.name, fabric_hash=p.hash,
                         fabric_hash32=p.hash32, lanes=lanes, compiler_version=VERSION,
                         inputs=inputs, outputs=outputs,
-                        ideal_cycles=max(compute, io, dram_bound), dram=dram,
+                        ideal_cycles=ideal, dram=dram,
                         bitstream_sha256=hashlib.sha256(bitstream).hexdigest(),
                         report=report, source=graph_to_json(graph))
     return CompileResult(g, lowered, placement, routing, bitstream, manifest)

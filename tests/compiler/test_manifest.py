@@ -155,7 +155,7 @@ MALFORMED = [
     ("nesting", replacing('"report": {', '"report": {"x": ' + "[" * 100_000 + "]" * 100_000
                           + ","),
      "invalid JSON: nested too deeply"),
-    ("syntax", lambda text: text[:-3], "invalid JSON at line 134 column 4: Expecting ',' "
+    ("syntax", lambda text: text[:-3], "invalid JSON at line 135 column 4: Expecting ',' "
      "delimiter"),
     ("not UTF-8", lambda text: b"\xff" + text.encode(), "not UTF-8 text (bad byte at offset 0)"),
 ]
