@@ -201,9 +201,6 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                        "(terrazzo run --testbench cocotb) for Icarus or a wave file")
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
-    if manifest.dram and testbench == "harness":
-        raise RunError("the program reads tensors from DRAM, which the C++ harness does not "
-                       "model yet; use testbench='cocotb' (terrazzo run --testbench cocotb)")
     inputs, expect = port_streams(manifest, tensors, p.lanes)
     if manifest.dram:
         extra_dram = {"dram": dram_images(manifest, tensors)}

@@ -5,15 +5,18 @@ cycle, with no Python in the loop.
 ``harness_main.cpp`` (shipped beside this module) linked with the Verilator model of
 the fabric's Verilog (``terrazzo_fabric``) that the cocotb testbench runs. :meth:`Harness.run` takes the same arguments as
 :meth:`sim.runner.Runner.run` (less ``wave``; plus ``ideal_cycles`` and ``progress``),
-checks them the same way (:func:`sim.job.check_run_args`, :func:`sim.job.check_timeout`),
-returns the same :class:`sim.job.SimResult` and fails with the same messages. It drives
-the fabric by the same cycle-level stimulus contract as the cocotb testbench
-(:mod:`sim.testbench`; docs/simulation.md, "Stimulus"), so for the same bitstream,
-inputs, ``idle``, ``backpressure`` and ``seed`` both give the same outputs and the same
-``cycles``. The harness runs about eight times as many cycles per second (on ``small``
-about 27,000 per second of process CPU time on long runs against cocotb's 3,100;
-``bench/run.py speed``), since cocotb spends a fraction of a millisecond of Python on
-every cycle; the harness program itself starts in about 10 ms.
+checks them the same way (:func:`sim.job.check_run_args`, :func:`sim.job.check_timeout`,
+:func:`sim.job.check_dram`), returns the same :class:`sim.job.SimResult` and fails with
+the same messages. It drives the fabric by the same cycle-level stimulus contract as the
+cocotb testbench (:mod:`sim.testbench`; docs/simulation.md, "Stimulus"), so for the
+same bitstream, inputs, ``idle``, ``backpressure`` and ``seed`` both give the same
+outputs and the same ``cycles`` (with DRAM ports: the same outputs and memory, but not
+the same cycles, since the harness's memory model answers with other timing than
+cocotbext-axi's ``AxiRam``; see "DRAM ports" below). The harness runs about eight
+times as many cycles per second (on ``small`` about 27,000 per second of process CPU
+time on long runs against cocotb's 3,100; ``bench/run.py speed``), since cocotb spends a
+fraction of a millisecond of Python on every cycle; the harness program itself starts in
+about 10 ms.
 
 What the harness does
 ---------------------
@@ -40,6 +43,28 @@ What the harness does
    together with that cycle's writes: the same states as an ``eval()`` of its own, in
    two evaluations per cycle instead of three.
 
+DRAM ports
+----------
+A fabric with ``dram_ports`` > 0 gets, per port the job gives memory to, an AXI4
+subordinate over that word array (word 0 at byte address 0). Its inputs are 0 during the
+reset, like every other input, and it runs from the first configuration cycle on, by the
+same discipline: it writes its inputs at the falling edges with the stimulus, reads the
+handshakes after the ``eval()``, and a transfer happens when ``valid`` and ``ready`` are
+both high then. ``arready``, ``awready`` and ``wready`` are always high, and any number
+of bursts may be outstanding. Read bursts are answered in order (``rid`` 0): the first
+beat is offered :data:`DRAM_LATENCY` cycles after the cycle of the AR handshake (1 would
+be the next cycle), then one beat per cycle while ``rready`` is high, ``rlast`` with the
+last, ``rresp`` 0. W beats are buffered until their AW has arrived and written byte by
+byte under ``wstrb``; a burst's beat count comes from ``awlen`` (``wlast`` is not
+checked), and its B (``bid`` 0, ``bresp`` 0) is offered :data:`DRAM_LATENCY` cycles
+after the cycle of its last W beat (or of its AW, if that came last). A burst's beats
+follow the beat that holds its address. A burst that is not INCR (``*burst`` 1) of
+full-width beats (``*size`` = log2 of the bytes per beat), or any of whose bytes lies
+outside the memory, is answered with SLVERR (2): every beat of a read, with data 0, or
+the B of a write, and changes nothing. Ports the job gives no memory keep their inputs
+at 0, like the cocotb testbench's. The memory of each port at the end of the run goes
+into the result; the DRAM model is compiled only for fabrics with DRAM ports.
+
 With ``progress=True`` the harness prints a line to the standard error about twice a
 second, ``\\r  cycle N (P% of ideal), R cycles/s`` (no percentage when ``ideal_cycles``
 is 0), and a newline at the end.
@@ -55,19 +80,22 @@ Verilator's run-time objects ``verilated*.o``, leaving out cocotb's ``main``), i
 ``<fabric dir>/harness/`` (a suffix such as ``-O0`` for another
 :class:`~sim.verilator.VerilatorConfig`). That takes a few seconds once the model
 exists. The folder holds a copy of ``harness_main.cpp``, the generated
-``harness_ports.h`` (``TZ_LANES``, ``TZ_IO_IN``, ``TZ_IO_OUT``, the X-macros
-``TZ_IN_PORTS(X)`` / ``TZ_OUT_PORTS(X)`` listing the port numbers, read from the
-Verilog's port list, and ``TzModel``, the model's class, so the C++ is the same for
-every fabric), ``build.log`` and the executable ``harness``. The program is compiled
-with :data:`CXXFLAGS` and nothing tuned to the build machine (no ``-march=native``),
-so a cached build can be shared. The build is reused while its ``built.json`` matches:
-the model's own ``built.json`` (which names the Verilog's SHA-256 and the model's
-configuration), the SHA-256 of ``harness_main.cpp`` and the flags; it holds the lock
-file ``<fabric dir>/.harness<suffix>.lock`` meanwhile.
+``harness_ports.h`` (``TZ_LANES``, ``TZ_IO_IN``, ``TZ_IO_OUT``, ``TZ_DRAM_PORTS``, the
+X-macros ``TZ_IN_PORTS(X)`` / ``TZ_OUT_PORTS(X)`` / ``TZ_DRAM_LIST(X)`` listing the port
+numbers, read from the Verilog's port list, ``TZ_DRAM_BEAT`` (the fabric's
+``dram_beat``, 0 without DRAM ports) and ``TzModel``, the model's class, so the C++ is
+the same for every fabric), ``build.log`` and the executable ``harness``. The program
+is compiled with :data:`CXXFLAGS` and nothing tuned to the build machine (no
+``-march=native``), so a cached build can be shared. The build is reused while its
+``built.json`` matches: the model's own ``built.json`` (which names the Verilog's
+SHA-256 and the model's configuration), the SHA-256 of ``harness_main.cpp`` and the
+flags; it holds the lock file ``<fabric dir>/.harness<suffix>.lock`` meanwhile.
 
 Each run gets a directory ``<fabric dir>/runs/harness-XXXX`` with ``job.bin``,
-``result.bin`` and ``harness.log`` (the program's output), removed after a passing run
-and kept after a failure.
+``dram{k}.bin`` (the initial memory of each DRAM port the run gives one, raw
+little-endian 32-bit words), ``result.bin`` and ``harness.log`` (the program's output),
+removed after a passing run and kept after a failure (``<build dir>/harness job.bin
+result.bin`` in it runs it again).
 
 Job file (``job.bin``, all integers little-endian)
 --------------------------------------------------
@@ -87,21 +115,26 @@ offset  type            field
 64      u32             bitstream words ``W``
 68      u32             input entries ``I``
 72      u32             expect entries ``E``
-76      u32             0
+76      u32             DRAM entries ``D``
 80      W x u32         the bitstream
 .       I entries       u32 port, u32 0, u64 vectors ``V``, ``V * lanes`` x i32
                         (vector by vector, lane 0 first)
 .       E entries       u32 port, u32 0, u64 expected vector count
+.       D entries       u32 DRAM port, u32 latency in cycles (at least 1), u64 words
+                        ``N``, u64 name length ``L``, ``L`` bytes: the name of the file
+                        holding the port's initial memory (``N`` little-endian u32,
+                        nothing more), relative to the job file's folder
 ======  ==============  ==========================================================
 
-The harness checks that lanes and port counts are those it was built for.
+The harness checks that lanes and port counts are those it was built for, and that no
+DRAM port is out of range or given twice.
 
 Result file (``result.bin``, written to a temporary name and renamed)
 --------------------------------------------------------------------
 ======  ==============  ==========================================================
 offset  type            field
 ======  ==============  ==========================================================
-0       8 bytes         magic ``TZHRES01``
+0       8 bytes         magic ``TZHRES02``
 8       u32             status (:data:`STATUS`)
 12      u32             ``cfg_error``
 16      u32             ``configured`` (at the end; at the start pulse if it did not
@@ -119,6 +152,9 @@ offset  type            field
 .       m x u64         vectors each output port sent
 .       m x u64         vectors kept per output port (at most those expected)
 .       ...             the kept vectors, port by port, ``lanes`` x i32 each
+.       u32, u32        DRAM entries ``D`` (those of the job), 0
+.       D entries       u32 DRAM port, u32 0, u64 words ``N``, ``N`` x u32: the
+                        port's memory at the end, in ascending port order
 ======  ==============  ==========================================================
 
 The program exits with 0 when it wrote a result (whatever the status) and 2, with a
@@ -139,37 +175,50 @@ from pathlib import Path
 import numpy as np
 
 from .build import TOPLEVEL, FabricBuild, SimulationError, log_tail
-from .job import (JobError, SimResult, check_probability, check_run_args, check_seed,
-                  check_timeout, timeout_message)
+from .job import (JobError, SimResult, check_dram, check_probability, check_run_args,
+                  check_seed, check_timeout, timeout_message)
 from .stimulus import threshold
 from .verilator import top_ports, verilator_bin
 
-__all__ = ["Harness", "HARNESS_SOURCE", "CXXFLAGS", "STATUS"]
+__all__ = ["Harness", "HARNESS_SOURCE", "CXXFLAGS", "STATUS", "DRAM_LATENCY"]
 
 HARNESS_SOURCE = Path(__file__).resolve().with_name("harness_main.cpp")
 EXECUTABLE = "harness"
 JOB_MAGIC = b"TZHJOB01"
-RESULT_MAGIC = b"TZHRES01"
+RESULT_MAGIC = b"TZHRES02"
 _JOB_HEADER = struct.Struct("<8s4I5Q4I")
 _RESULT_HEADER = struct.Struct("<8s8Iqqdq")
 #: How ``harness_main.cpp`` is compiled (the model is compiled as cocotb's build does).
 CXXFLAGS = ["-O2"]
+#: Cycles from an AR handshake to the first beat of its read burst, and from a write
+#: burst's last W beat to its B response, in the harness's DRAM model.
+DRAM_LATENCY = 4
 
 #: Status codes of the result file.
 STATUS = {0: "ok", 1: "cfg_error", 2: "config timeout", 3: "not configured",
           4: "did not start", 5: "timeout", 6: "too many vectors"}
 
 
-def ports_header(verilog, lanes, prefix="Vtop"):
-    """The text of ``harness_ports.h`` for the fabric whose Verilog is ``verilog`` and
-    whose Verilated model has the class ``prefix``."""
+def ports_header(verilog, lanes, prefix="Vtop", dram_beat=0):
+    """The text of ``harness_ports.h`` for the fabric whose Verilog is ``verilog``, whose
+    Verilated model has the class ``prefix`` and whose DRAM ports (``dram{k}_araddr``
+    and the rest) move ``dram_beat`` 32-bit words per beat.
+
+    Raises
+    ------
+    ValueError
+        If the Verilog has DRAM ports and ``dram_beat`` is not a positive integer.
+    """
     names = set(top_ports(verilog, TOPLEVEL))
     counts = {}
-    for kind in ("in", "out"):
+    for kind, signal in (("in", "tdata"), ("out", "tdata"), ("dram", "araddr")):
         n = 0
-        while f"{kind}{n}_tdata" in names:
+        while f"{kind}{n}_{signal}" in names:
             n += 1
         counts[kind] = n
+    if counts["dram"] and (not isinstance(dram_beat, int) or dram_beat < 1):
+        raise ValueError(f"the Verilog has {counts['dram']} DRAM ports, so dram_beat must be "
+                         f"a positive integer, not {dram_beat!r}")
     lines = ["// Generated by sim/harness.py for one fabric; do not edit.",
              "#pragma once",
              f'#include "{prefix}.h"',
@@ -178,24 +227,37 @@ def ports_header(verilog, lanes, prefix="Vtop"):
              f"#define TZ_IO_IN {counts['in']}",
              f"#define TZ_IO_OUT {counts['out']}",
              "#define TZ_IN_PORTS(X) " + " ".join(f"X({k})" for k in range(counts["in"])),
-             "#define TZ_OUT_PORTS(X) " + " ".join(f"X({k})" for k in range(counts["out"]))]
+             "#define TZ_OUT_PORTS(X) " + " ".join(f"X({k})" for k in range(counts["out"])),
+             f"#define TZ_DRAM_PORTS {counts['dram']}",
+             f"#define TZ_DRAM_BEAT {dram_beat if counts['dram'] else 0}",
+             "#define TZ_DRAM_LIST(X) " + " ".join(f"X({k})" for k in range(counts["dram"]))]
     return "\n".join(lines) + "\n"
 
 
 def write_job(path, *, bitstream, lanes, io_in, io_out, inputs, expect, idle, backpressure,
-              seed, timeout_cycles, configure_only, ideal_cycles):
-    """Write the job file (format in the module docstring); arguments are checked."""
+              seed, timeout_cycles, configure_only, ideal_cycles, dram=None,
+              dram_latency=DRAM_LATENCY):
+    """Write the job file (format in the module docstring) and, beside it, the memory
+    file ``dram{k}.bin`` of each DRAM port in ``dram`` (port -> 32-bit words); arguments
+    are checked."""
+    path = Path(path)
+    dram = dict(sorted((dram or {}).items()))
     parts = [_JOB_HEADER.pack(JOB_MAGIC, lanes, io_in, io_out, int(bool(configure_only)),
                               threshold(idle), threshold(backpressure), seed % 2**64,
                               timeout_cycles, ideal_cycles, len(bitstream) // 4,
-                              len(inputs), len(expect), 0),
+                              len(inputs), len(expect), len(dram)),
              bytes(bitstream)]
     for port in sorted(inputs):
         a = np.ascontiguousarray(inputs[port], dtype="<i4")
         parts += [struct.pack("<IIQ", port, 0, len(a)), a.tobytes()]
     for port in sorted(expect):
         parts.append(struct.pack("<IIQ", port, 0, expect[port]))
-    Path(path).write_bytes(b"".join(parts))
+    for port, words in dram.items():
+        name = f"dram{port}.bin".encode()
+        words = np.ascontiguousarray(words, dtype="<u4")
+        path.with_name(name.decode()).write_bytes(words.tobytes())
+        parts += [struct.pack("<IIQQ", port, dram_latency, len(words), len(name)), name]
+    path.write_bytes(b"".join(parts))
 
 
 @dataclass(frozen=True)
@@ -212,6 +274,7 @@ class _Result:
     sent: list
     arrived: list
     kept: dict          # output port -> (vectors, lanes) int32
+    dram: dict          # DRAM port -> its memory at the end, uint32
 
 
 def read_result(path):
@@ -234,10 +297,23 @@ def read_result(path):
         a = np.frombuffer(data, dtype="<i4", count=n * lanes, offset=at)
         at += a.nbytes
         kept[port] = a.reshape(n, lanes).astype(np.int32)
+    dram = {}
+    try:
+        count, _ = struct.unpack_from("<II", data, at)
+        at += 8
+        for _ in range(count):
+            port, _, n = struct.unpack_from("<IIQ", data, at)
+            at += 16
+            if len(data) - at < 4 * n:
+                raise ValueError("result file too short")
+            dram[port] = np.frombuffer(data, dtype="<u4", count=n, offset=at).astype(np.uint32)
+            at += 4 * n
+    except struct.error:
+        raise ValueError("result file too short") from None
     if at != len(data):
         raise ValueError("result file has trailing bytes")
     return _Result(status, cfg_error, configured, running, done, cycles, sim_cycles, wall,
-                   taken, sent, arrived, kept)
+                   taken, sent, arrived, kept, dram)
 
 
 class Harness(FabricBuild):
@@ -308,8 +384,11 @@ class Harness(FabricBuild):
         objects = sorted(model.glob("verilated*.o")) + [model / f"{prefix}__ALL.a"]
         main = build_dir / HARNESS_SOURCE.name
         main.write_bytes(source)
+        # Everything the header depends on is in the key already: the Verilog's port
+        # list (the model's key), lanes and dram_beat (the fabric's folder).
         verilog = self.verilog().read_text()
-        (build_dir / "harness_ports.h").write_text(ports_header(verilog, self.lanes, prefix))
+        (build_dir / "harness_ports.h").write_text(
+            ports_header(verilog, self.lanes, prefix, self.params.dram_beat))
         include = verilator_bin().parent / "include"
         cmd = [os.environ.get("CXX", "c++"), *CXXFLAGS, f"-I{build_dir}", f"-I{model}",
                f"-I{include}", f"-I{include / 'vltstd'}", *defines, str(main),
@@ -329,7 +408,8 @@ class Harness(FabricBuild):
                                   f"{log}:\n{log_tail(log)}")
 
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,
-            timeout_cycles=None, configure_only=False, ideal_cycles=0, progress=False):
+            timeout_cycles=None, configure_only=False, dram=None, ideal_cycles=0,
+            progress=False):
         """Load ``bitstream``, start the fabric, stream ``inputs`` in and collect
         ``expect`` vectors out, in the harness (built on first use).
 
@@ -337,6 +417,11 @@ class Harness(FabricBuild):
         ----------
         bitstream, inputs, expect, idle, backpressure, seed, timeout_cycles, configure_only
             As for :meth:`sim.runner.Runner.run`.
+        dram : dict or None
+            DRAM port -> its initial memory, as for :meth:`sim.runner.Runner.run`
+            (:func:`sim.job.check_dram`); each port is the harness's DRAM model over
+            that memory (module docstring, "DRAM ports"), and the result's ``dram``
+            gives its contents at the end.
         ideal_cycles : int
             The run's ideal cycle count, for the progress lines (0: unknown).
         progress : bool
@@ -346,7 +431,8 @@ class Harness(FabricBuild):
         -------
         SimResult
             If the bitstream is rejected, ``cfg_error`` is its code, ``cycles`` -1 and
-            ``outputs`` empty (likewise with ``configure_only``).
+            ``outputs`` empty (likewise with ``configure_only``); ``dram`` has the memory
+            of every port given one, whether or not the fabric ran.
 
         Raises
         ------
@@ -361,6 +447,7 @@ class Harness(FabricBuild):
         backpressure = check_probability("backpressure", backpressure)
         seed = check_seed("seed", seed)
         inputs, expect = check_run_args(self.params, bitstream, inputs, expect)
+        dram = check_dram(self.params, dram)
         timeout_cycles = check_timeout(timeout_cycles, inputs, expect, idle, backpressure)
         if not isinstance(ideal_cycles, (int, np.integer)) or isinstance(ideal_cycles, bool) \
                 or not 0 <= ideal_cycles < 2**63:
@@ -378,7 +465,7 @@ class Harness(FabricBuild):
         write_job(job, bitstream=bitstream, lanes=self.lanes, io_in=self.params.io_in,
                   io_out=self.params.io_out, inputs=inputs, expect=expect, idle=idle,
                   backpressure=backpressure, seed=seed, timeout_cycles=timeout_cycles,
-                  configure_only=configure_only, ideal_cycles=int(ideal_cycles))
+                  configure_only=configure_only, ideal_cycles=int(ideal_cycles), dram=dram)
         cmd = [str(build_dir / EXECUTABLE), str(job), str(result_file)]
         with open(log, "w") as f:
             code = subprocess.run(cmd + (["--progress"] if progress else []),
@@ -403,7 +490,7 @@ class Harness(FabricBuild):
                          cycles=r.cycles if started else -1, cfg_error=r.cfg_error,
                          configured=bool(r.configured),
                          sim_cycles=r.sim_cycles if started else 0,
-                         wall_seconds=r.wall_seconds if started else 0.0)
+                         wall_seconds=r.wall_seconds if started else 0.0, dram=r.dram)
 
     @staticmethod
     def _failure(r, bitstream, inputs, expect, timeout_cycles):

@@ -8,14 +8,21 @@
 // fabric comes from harness_ports.h, which sim/harness.py generates per fabric:
 //   TZ_LANES, TZ_IO_IN, TZ_IO_OUT, the X-macros TZ_IN_PORTS(X), TZ_OUT_PORTS(X),
 //   which apply X to each port number, and TzModel, the Verilated model's class (the
-//   model the cocotb testbench runs, which this program is linked with).
+//   model the cocotb testbench runs, which this program is linked with); for the DRAM
+//   ports TZ_DRAM_PORTS, TZ_DRAM_BEAT (32-bit words per AXI4 data beat) and the X-macro
+//   TZ_DRAM_LIST(X). The DRAM model (an AXI4 subordinate per port) is compiled only when
+//   TZ_DRAM_PORTS is non-zero, so a fabric without DRAM ports gets the program it had
+//   before.
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "verilated.h"
@@ -62,6 +69,8 @@ inline void put(VlWide<N>& port, const uint32_t* w) {
     for (std::size_t i = 0; i < N; ++i) port[i] = w[i];
 }
 
+inline void get(const CData& port, uint32_t* w) { w[0] = port; }
+inline void get(const SData& port, uint32_t* w) { w[0] = port; }
 inline void get(const IData& port, uint32_t* w) { w[0] = port; }
 inline void get(const QData& port, uint32_t* w) {
     w[0] = static_cast<uint32_t>(port);
@@ -88,7 +97,7 @@ struct OutPort {
 // -- job and result files -------------------------------------------------------------------
 
 const char JOB_MAGIC[8] = {'T', 'Z', 'H', 'J', 'O', 'B', '0', '1'};
-const char RESULT_MAGIC[8] = {'T', 'Z', 'H', 'R', 'E', 'S', '0', '1'};
+const char RESULT_MAGIC[8] = {'T', 'Z', 'H', 'R', 'E', 'S', '0', '2'};
 
 enum Status : uint32_t {
     OK = 0,
@@ -106,12 +115,19 @@ struct Input {
     std::vector<uint32_t> data;    // vectors * WORDS
 };
 
+struct DramImage {
+    uint32_t port;
+    uint32_t latency;              // cycles from an AR or a last W beat to its answer
+    std::vector<uint32_t> words;   // the memory, word 0 at byte address 0
+};
+
 struct Job {
     uint32_t flags = 0;
     uint64_t idle = 0, backpressure = 0, seed = 0, timeout = 0, ideal = 0;
     std::vector<uint32_t> words;
     std::vector<Input> inputs;
     std::vector<int64_t> expect;    // per output port; -1: not expected
+    std::vector<DramImage> drams;   // in the job's order (ascending ports)
 };
 
 struct Reader {
@@ -139,6 +155,18 @@ struct Reader {
 [[noreturn]] void fail(const std::string& message) {
     std::fprintf(stderr, "harness: %s\n", message.c_str());
     std::exit(2);
+}
+
+// Reads exactly `count` little-endian words from the file `path` into `words`.
+void read_memory(const std::string& path, uint64_t count, std::vector<uint32_t>& words) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) fail("cannot open DRAM image " + path);
+    words.resize(count);
+    std::size_t got = std::fread(words.data(), 4, count, f);
+    bool longer = std::fgetc(f) != EOF;
+    std::fclose(f);
+    if (got != count || longer)
+        fail("DRAM image " + path + " is not " + std::to_string(count) + " words");
 }
 
 Job read_job(const char* path) {
@@ -169,8 +197,7 @@ Job read_job(const char* path) {
     job.timeout = r.value<uint64_t>();
     job.ideal = r.value<uint64_t>();
     uint32_t words = r.value<uint32_t>(), n_inputs = r.value<uint32_t>(),
-             n_expect = r.value<uint32_t>();
-    r.value<uint32_t>();
+             n_expect = r.value<uint32_t>(), n_dram = r.value<uint32_t>();
     job.words.resize(words);
     r.take(job.words.data(), 4 * std::size_t(words));
     for (uint32_t i = 0; i < n_inputs && r.ok; ++i) {
@@ -192,6 +219,28 @@ Job read_job(const char* path) {
         if (port >= TZ_IO_OUT) fail("output port " + std::to_string(port) + " out of range");
         job.expect[port] = static_cast<int64_t>(count);
     }
+    // DRAM images are named relative to the job file's folder.
+    std::string folder(path);
+    const std::size_t slash = folder.find_last_of('/');
+    folder.erase(slash == std::string::npos ? 0 : slash + 1);
+    for (uint32_t i = 0; i < n_dram && r.ok; ++i) {
+        DramImage image;
+        image.port = r.value<uint32_t>();
+        image.latency = r.value<uint32_t>();
+        uint64_t count = r.value<uint64_t>(), length = r.value<uint64_t>();
+        if (image.port >= static_cast<uint32_t>(TZ_DRAM_PORTS))
+            fail("DRAM port " + std::to_string(image.port) + " out of range (this harness " +
+                 "was built for " + std::to_string(TZ_DRAM_PORTS) + ")");
+        for (const DramImage& other : job.drams)
+            if (other.port == image.port)
+                fail("DRAM port " + std::to_string(image.port) + " given twice");
+        if (image.latency < 1) fail("DRAM latency must be at least one cycle");
+        if (length > r.bytes.size() - r.at) fail("truncated job file");
+        std::string name(length, '\0');
+        r.take(&name[0], length);
+        read_memory(folder + name, count, image.words);
+        job.drams.push_back(std::move(image));
+    }
     if (!r.ok || r.at != r.bytes.size()) fail("truncated or overlong job file");
     if (job.words.empty()) fail("the job has no bitstream");
     return job;
@@ -205,11 +254,170 @@ struct Result {
     uint64_t words_taken = 0;
 };
 
+#if TZ_DRAM_PORTS > 0
+// -- the DRAM ports: an AXI4 subordinate over a word array per port -------------------------
+//
+// AR, AW and W are always ready; each burst is checked when its AR or AW arrives. Read
+// bursts answer in order (one ID), the first beat `latency` cycles after the AR, then one
+// beat per cycle while rready is high; W beats are buffered until their AW has arrived
+// and written byte by byte under wstrb; B follows `latency` cycles after a burst's last
+// beat (its beat count comes from awlen; wlast is not checked). Any number of bursts may
+// be outstanding. A burst that is not INCR of full-width beats, or any of whose bytes
+// lies outside the memory, answers SLVERR (every beat of a read, with data 0; the B of a
+// write) and changes nothing.
+
+constexpr int BEAT = TZ_DRAM_BEAT;                     // 32-bit words per beat
+constexpr uint64_t BEAT_BYTES = 4 * BEAT;
+constexpr int STRB_WORDS = (4 * BEAT + 31) / 32;       // 32-bit words of wstrb
+constexpr uint8_t RESP_OKAY = 0, RESP_SLVERR = 2, BURST_INCR = 1;
+
+constexpr unsigned log2_of(uint64_t x) { return x <= 1 ? 0 : 1 + log2_of(x / 2); }
+constexpr uint8_t BEAT_SIZE = log2_of(BEAT_BYTES);    // arsize/awsize of a full beat
+
+static_assert((BEAT & (BEAT - 1)) == 0 && BEAT >= 1 && BEAT <= 32,
+              "TZ_DRAM_BEAT must be a power of two from 1 to 32");
+static_assert(sizeof(std::remove_reference_t<decltype(std::declval<TzModel>().dram0_rdata)>) ==
+                  BEAT_BYTES,
+              "TZ_DRAM_BEAT does not match the width of dram0_rdata");
+
+struct DramPins {
+    CData *arvalid, *arready, *arlen, *arsize, *arburst;
+    IData* araddr;
+    CData *rvalid, *rready, *rlast, *rresp, *rid;
+    CData *awvalid, *awready, *awlen, *awsize, *awburst;
+    IData* awaddr;
+    CData *wvalid, *wready;
+    CData *bvalid, *bready, *bresp, *bid;
+    void (*put_rdata)(TzModel*, const uint32_t*);
+    void (*get_wdata)(TzModel*, uint32_t*);
+    void (*get_wstrb)(TzModel*, uint32_t*);
+};
+
+class DramPort {
+public:
+    // Without memory (the job gave the port none) the port stays as quiet() left it.
+    void attach(const DramPins& pins, DramImage* image) {
+        pins_ = pins;
+        if (image) {
+            active_ = true;
+            latency_ = image->latency;
+            memory_ = std::move(image->words);
+        }
+    }
+    bool active() const { return active_; }
+    const std::vector<uint32_t>& memory() const { return memory_; }
+
+    // At a falling edge: what the next rising edge will see.
+    void drive(TzModel* top) {
+        if (!active_) return;
+        *pins_.arready = *pins_.awready = *pins_.wready = 1;
+        if (!reads_.empty() && reads_.front().due <= now_) {
+            const Burst& b = reads_.front();
+            static const uint32_t zero[BEAT] = {};
+            pins_.put_rdata(top, b.resp == RESP_OKAY
+                                     ? memory_.data() + b.word + uint64_t(b.moved) * BEAT
+                                     : zero);
+            *pins_.rresp = b.resp;
+            *pins_.rlast = b.moved + 1 == b.beats;
+            *pins_.rvalid = 1;
+        } else {
+            *pins_.rvalid = 0;
+            *pins_.rlast = 0;
+        }
+        *pins_.rid = 0;
+        if (!answers_.empty() && answers_.front().due <= now_) {
+            *pins_.bresp = answers_.front().resp;
+            *pins_.bvalid = 1;
+        } else {
+            *pins_.bvalid = 0;
+        }
+        *pins_.bid = 0;
+    }
+
+    // After the model has settled: the handshakes of the coming rising edge.
+    void sample(TzModel* top) {
+        if (!active_) return;
+        if (*pins_.rvalid && *pins_.rready && ++reads_.front().moved == reads_.front().beats)
+            reads_.pop_front();
+        if (*pins_.bvalid && *pins_.bready) answers_.pop_front();
+        if (*pins_.arvalid)
+            reads_.push_back(burst(*pins_.araddr, *pins_.arlen, *pins_.arsize, *pins_.arburst,
+                                   now_ + latency_));
+        if (*pins_.awvalid)
+            writes_.push_back(burst(*pins_.awaddr, *pins_.awlen, *pins_.awsize,
+                                    *pins_.awburst, 0));
+        if (*pins_.wvalid) {
+            WBeat w;
+            pins_.get_wdata(top, w.data);
+            pins_.get_wstrb(top, w.strb);
+            beats_.push_back(w);
+        }
+        while (!writes_.empty() && !beats_.empty()) {
+            Burst& b = writes_.front();
+            if (b.resp == RESP_OKAY) store(b.word + uint64_t(b.moved) * BEAT, beats_.front());
+            beats_.pop_front();
+            if (++b.moved == b.beats) {
+                answers_.push_back(Answer{now_ + latency_, b.resp});
+                writes_.pop_front();
+            }
+        }
+        ++now_;
+    }
+
+private:
+    struct Burst {
+        uint64_t word;      // first word of its first beat
+        uint32_t beats;
+        uint32_t moved;     // beats transferred so far
+        uint64_t due;       // first cycle its first R beat may be offered (reads)
+        uint8_t resp;
+    };
+    struct WBeat {
+        uint32_t data[BEAT];
+        uint32_t strb[STRB_WORDS];
+    };
+    struct Answer {
+        uint64_t due;
+        uint8_t resp;
+    };
+
+    // An INCR burst's beats follow the beat holding its (possibly unaligned) address.
+    Burst burst(uint32_t addr, uint8_t len, uint8_t size, uint8_t kind, uint64_t due) const {
+        const uint64_t first = addr / BEAT_BYTES, beats = uint64_t(len) + 1;
+        const bool ok = size == BEAT_SIZE && kind == BURST_INCR &&
+                        (first + beats) * BEAT <= memory_.size();
+        return Burst{first * BEAT, static_cast<uint32_t>(beats), 0, due,
+                     ok ? RESP_OKAY : RESP_SLVERR};
+    }
+
+    void store(uint64_t word, const WBeat& w) {
+        uint32_t* m = memory_.data() + word;
+        for (int i = 0; i < BEAT; ++i) {
+            const uint32_t strobes = (w.strb[i / 8] >> (4 * (i % 8))) & 0xF;
+            uint32_t mask = 0;
+            for (int byte = 0; byte < 4; ++byte)
+                if (strobes >> byte & 1) mask |= 0xFFu << (8 * byte);
+            m[i] = (m[i] & ~mask) | (w.data[i] & mask);
+        }
+    }
+
+    DramPins pins_{};
+    bool active_ = false;
+    uint64_t latency_ = 1;
+    uint64_t now_ = 0;                  // cycles sampled so far
+    std::vector<uint32_t> memory_;
+    std::deque<Burst> reads_, writes_;  // reads: until their last R beat; writes: W beats
+    std::deque<WBeat> beats_;           // W beats waiting for their AW
+    std::deque<Answer> answers_;        // B responses not yet taken
+};
+#endif
+
 // -- the simulation -------------------------------------------------------------------------
 
 class Harness {
 public:
-    Harness(const Job& job, bool progress)
+    // Takes the DRAM images out of `job` (each port's model owns its memory).
+    Harness(Job& job, bool progress)
         : job_(job), progress_(progress), top_(new TzModel{&context_}) {
 #define TZ_BIND_IN(k)                                                                     \
     ins_[k] = InPort{&top_->in##k##_tvalid, &top_->in##k##_tlast, &top_->in##k##_tready,   \
@@ -221,6 +429,29 @@ public:
         TZ_OUT_PORTS(TZ_BIND_OUT)
 #undef TZ_BIND_IN
 #undef TZ_BIND_OUT
+#if TZ_DRAM_PORTS > 0
+#define TZ_PIN(k, name) &top_->dram##k##_##name
+#define TZ_BIND_DRAM(k)                                                                   \
+    dram_pins_[k] = DramPins{                                                             \
+        TZ_PIN(k, arvalid), TZ_PIN(k, arready), TZ_PIN(k, arlen), TZ_PIN(k, arsize),       \
+        TZ_PIN(k, arburst), TZ_PIN(k, araddr), TZ_PIN(k, rvalid), TZ_PIN(k, rready),       \
+        TZ_PIN(k, rlast), TZ_PIN(k, rresp), TZ_PIN(k, rid), TZ_PIN(k, awvalid),            \
+        TZ_PIN(k, awready), TZ_PIN(k, awlen), TZ_PIN(k, awsize), TZ_PIN(k, awburst),       \
+        TZ_PIN(k, awaddr), TZ_PIN(k, wvalid), TZ_PIN(k, wready), TZ_PIN(k, bvalid),        \
+        TZ_PIN(k, bready), TZ_PIN(k, bresp), TZ_PIN(k, bid),                               \
+        [](TzModel* t, const uint32_t* w) { put(t->dram##k##_rdata, w); },                 \
+        [](TzModel* t, uint32_t* w) { get(t->dram##k##_wdata, w); },                       \
+        [](TzModel* t, uint32_t* w) { get(t->dram##k##_wstrb, w); }};
+        TZ_DRAM_LIST(TZ_BIND_DRAM)
+#undef TZ_BIND_DRAM
+#undef TZ_PIN
+        for (int k = 0; k < TZ_DRAM_PORTS; ++k) {
+            DramImage* image = nullptr;
+            for (DramImage& d : job.drams)
+                if (d.port == static_cast<uint32_t>(k)) image = &d;
+            drams_[k].attach(dram_pins_[k], image);
+        }
+#endif
         for (int k = 0; k < TZ_IO_IN; ++k) {
             in_pause_.emplace_back(job.seed, k, job.idle);
             queue_[k] = nullptr;
@@ -249,6 +480,9 @@ public:
     const uint64_t* sent() const { return sent_; }
     const uint64_t* arrived() const { return arrived_; }
     const std::vector<uint32_t>& kept(int k) const { return kept_[k]; }
+#if TZ_DRAM_PORTS > 0
+    const DramPort& dram(int k) const { return drams_[k]; }
+#endif
 
 private:
     // Writes happen at a falling edge; eval() settles them, the handshakes are read,
@@ -260,6 +494,18 @@ private:
         top_->clk = 1;
         top_->eval();
         top_->clk = 0;
+    }
+    // The DRAM ports' part of a cycle: drive() with the other writes at the falling
+    // edge, sample() after the handshakes are read (nothing without DRAM ports).
+    void dram_drive() {
+#if TZ_DRAM_PORTS > 0
+        for (DramPort& d : drams_) d.drive(top_);
+#endif
+    }
+    void dram_sample() {
+#if TZ_DRAM_PORTS > 0
+        for (DramPort& d : drams_) d.sample(top_);
+#endif
     }
     void quiet();
     void reset();
@@ -282,6 +528,10 @@ private:
     uint64_t arrived_[TZ_IO_OUT], keep_[TZ_IO_OUT];
     CData ready_[TZ_IO_OUT];
     std::vector<uint32_t> kept_[TZ_IO_OUT];
+#if TZ_DRAM_PORTS > 0
+    DramPins dram_pins_[TZ_DRAM_PORTS];
+    DramPort drams_[TZ_DRAM_PORTS];
+#endif
 };
 
 void Harness::quiet() {
@@ -296,6 +546,15 @@ void Harness::quiet() {
         p.put_data(top_, zero);
     }
     for (OutPort& p : outs_) *p.tready = 0;
+#if TZ_DRAM_PORTS > 0
+    const uint32_t beat[BEAT] = {};
+    for (int k = 0; k < TZ_DRAM_PORTS; ++k) {
+        const DramPins& p = dram_pins_[k];
+        *p.arready = *p.rvalid = *p.rlast = *p.rresp = *p.rid = 0;
+        *p.awready = *p.wready = *p.bvalid = *p.bresp = *p.bid = 0;
+        p.put_rdata(top_, beat);
+    }
+#endif
 }
 
 void Harness::reset() {
@@ -325,6 +584,7 @@ bool Harness::configure(Result& result) {
             result.words_taken = taken;
             return false;
         }
+        dram_drive();
         if (taken < n) {
             top_->cfg_tvalid = 1;
             top_->cfg_tdata = words[taken];
@@ -342,13 +602,16 @@ bool Harness::configure(Result& result) {
             top_->eval();
             ++idle;
         }
+        dram_sample();
         clock();
     }
 }
 
 bool Harness::start(Result& result) {
     top_->start = 1;
+    dram_drive();
     top_->eval();
+    dram_sample();
     clock();
     // Read before start=0 is settled, as the stimulus contract says.
     result.running = top_->running;
@@ -370,6 +633,7 @@ void Harness::data_cycle() {
         *ins_[k].tvalid = valid_[k] = valid;
     }
     for (int k = 0; k < TZ_IO_OUT; ++k) *outs_[k].tready = ready_[k] = !out_pause_[k].next();
+    dram_drive();
     top_->eval();
     for (int k = 0; k < TZ_IO_IN; ++k)
         if (valid_[k] && *ins_[k].tready) ++sent_[k];
@@ -383,6 +647,7 @@ void Harness::data_cycle() {
             ++arrived_[k];
         }
     }
+    dram_sample();
     clock();
 }
 
@@ -495,6 +760,22 @@ void write_result(const char* path, const Result& r, const Harness& h) {
         out(&kept, 8);
     }
     for (int k = 0; k < TZ_IO_OUT; ++k) out(h.kept(k).data(), 4 * h.kept(k).size());
+    uint32_t drams[2] = {0, 0};
+#if TZ_DRAM_PORTS > 0
+    for (int k = 0; k < TZ_DRAM_PORTS; ++k) drams[0] += h.dram(k).active();
+#endif
+    out(drams, sizeof drams);
+#if TZ_DRAM_PORTS > 0
+    for (int k = 0; k < TZ_DRAM_PORTS; ++k) {
+        if (!h.dram(k).active()) continue;
+        const std::vector<uint32_t>& memory = h.dram(k).memory();
+        const uint32_t head[2] = {static_cast<uint32_t>(k), 0};
+        const uint64_t words = memory.size();
+        out(head, sizeof head);
+        out(&words, 8);
+        out(memory.data(), 4 * memory.size());
+    }
+#endif
     if (std::fclose(f) != 0) fail("cannot write " + tmp);
     if (std::rename(tmp.c_str(), path) != 0) fail(std::string("cannot write ") + path);
 }

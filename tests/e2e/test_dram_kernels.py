@@ -1,6 +1,7 @@
 """Kernels whose inputs no PMU holds, read from DRAM: compiled, run through
 ``sim.execute.run_program`` (the manifest's DRAM tensors written into cocotbext-axi's
-``AxiRam``), equal to the golden model, with and without stalls, under Icarus."""
+``AxiRam``), equal to the golden model, with and without stalls, under Icarus, and on
+the C++ harness's memory model."""
 
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from compiler.compile import compile_graph
 from compiler.errors import CompileError
-from sim.execute import RunError, compare, golden_outputs, run_program
+from sim.execute import compare, golden_outputs, run_program
 from terrazzo import kernels
 
 from .test_dram_fabric import P       # one tiny fabric with a DRAM port: one build
@@ -43,9 +44,9 @@ def test_without_dram_ports_the_kernel_is_refused():
         compile_graph(mod.build(**SIZE), P.replace(dram_ports=0))
 
 
-def test_the_harness_refuses_dram_programs_before_building():
+def test_the_harness_runs_dram_programs_too():
     result, tensors = compiled()
-    with pytest.raises(RunError, match=r"^the program reads tensors from DRAM, which the "
-                                       r"C\+\+ harness does not model yet"):
-        run_program(result.bitstream, result.manifest, tensors, fabric=P,
-                    testbench="harness", build_root=BUILD_ROOT)
+    run = run_program(result.bitstream, result.manifest, tensors, fabric=P,
+                      testbench="harness", build_root=BUILD_ROOT, idle=0.2, seed=3)
+    bad = compare(golden_outputs(result.manifest, tensors), run.outputs)
+    assert not bad, bad[0]
