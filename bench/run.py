@@ -4,6 +4,8 @@ Sections: ``verilog`` (generation time and peak memory per preset), ``compile``
 (every suite kernel on small; synthetic graphs on plasticine), ``sim`` (Verilator build
 time of small, cycles vs ideal and simulation speed per kernel, size and simulator),
 ``balance`` (tpch_q6 with and without the delay lines on its fan-out, on the harness),
+``dram`` (gemm and conv1d with an input in DRAM on examples/fabrics/small-dram.toml;
+``TERRAZZO_BENCH_DRAM_TESTBENCH=cocotb`` runs them on the cocotb testbench),
 ``speed`` (the cocotb flows and the C++ harness side by side on small and plasticine,
 in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
 first builds take a long time), ``float`` (the cost of the fp op group on small:
@@ -177,6 +179,50 @@ def bench_balance():
     table("Balanced pipelines on small: delay lines on fan-out branches (goal >= 90 % of "
           "ideal)", ("kernel", "size", "cycles before", "of ideal", "delay lines", "ideal",
                      "cycles after", "of ideal", "speed-up"), rows)
+
+
+def bench_dram():
+    """Kernels whose re-read input no PMU holds, on examples/fabrics/small-dram.toml: the
+    input streams from DRAM (docs/compiler.md, "Inputs in DRAM"). Cycles vs the ideal
+    (max of compute, edge I/O and DRAM bounds), the share of the fabric's PCU lanes
+    busy, the DRAM beats moved per cycle against the ports' one beat a cycle each."""
+    import numpy as np
+    from compiler.compile import compile_graph
+    from hw.params import UnitKind, load_fabric
+    from sim.execute import compare, golden_outputs, run_program
+    from terrazzo import kernels
+
+    p = load_fabric(ROOT / "examples" / "fabrics" / "small-dram.toml")
+    testbench = os.environ.get("TERRAZZO_BENCH_DRAM_TESTBENCH", "harness")
+    lanes_total = p.lanes * sum(1 for _, k, _ in p.units if k == UnitKind.PCU)
+    rows = []
+    for name, size in (("gemm", dict(m=64, k=64, n=64)), ("gemm", dict(m=128, k=128, n=128)),
+                       ("gemm", dict(m=256, k=64, n=256)), ("conv1d", dict(n=65536, taps=5))):
+        mod = kernels.load(name)
+        result = compile_graph(mod.build(**size), p)
+        tensors = mod.inputs(np.random.default_rng(3), **size)
+        def cpu_now():
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return time.process_time() + kids.ru_utime + kids.ru_stime
+        t0 = cpu_now()          # the simulator runs in a child process
+        run = run_program(result.bitstream, result.manifest, tensors, fabric=p,
+                          testbench=testbench, max_cycles=10**7)
+        cpu = cpu_now() - t0
+        ok = not compare(golden_outputs(result.manifest, tensors), run.outputs)
+        r = result.report
+        beats = r.get("dram_bound", 0)
+        slots = r["compute_bound"] * p.lanes      # lane-slots of the busiest kernel's PCU
+        rows.append((name, ",".join(f"{k}={v}" for k, v in size.items()),
+                     ",".join(s.name for s in result.manifest.dram) or "-",
+                     f"{run.cycles}" + ("" if ok else " MISMATCH"), run.ideal_cycles,
+                     f"{100 * run.utilization:.1f}%",
+                     f"{100 * slots / (run.cycles * lanes_total):.1f}%",
+                     f"{beats / run.cycles:.2f} of {p.dram_ports}", f"{cpu:.1f}"))
+        print(" ", " ".join(map(str, rows[-1])), flush=True)
+    table(f"Inputs in DRAM on {p.name} ({testbench}; PCU lanes: share of the fabric's "
+          f"{lanes_total} busy; DRAM: beats per cycle of the ports')",
+          ("kernel", "size", "in DRAM", "cycles", "ideal", "of ideal", "PCU lanes",
+           "DRAM beats/cycle", "CPU s"), rows)
 
 
 # The ways of running a program that bench_speed compares: the build the cocotb flow
@@ -419,7 +465,8 @@ def bench_float():
 
 
 SECTIONS = {"verilog": bench_verilog, "compile": bench_compile, "sim": bench_sim,
-            "balance": bench_balance, "speed": bench_speed, "float": bench_float}
+            "balance": bench_balance, "dram": bench_dram, "speed": bench_speed,
+            "float": bench_float}
 
 
 def main():

@@ -11,6 +11,7 @@ An operand whose walk needs more levels than the chain has, or a stride or exten
 layout cannot hold, has no DRAM read.
 """
 
+import math
 from dataclasses import dataclass
 
 from hw.dram import DramMode
@@ -42,10 +43,22 @@ class DramRead:
             n *= e
         return n
 
-    def beats(self, beat):
-        """AXI4 data beats the read moves with ``beat`` words a beat, at least: every run
-        starts a new beat."""
-        return self.runs * -(-self.run // beat)
+    def beats(self, beat, base=0):
+        """The AXI4 data beats the read moves with ``beat`` words a beat, the tensor at
+        word ``base``: a run covers every beat it touches, so a run that starts part-way
+        into a beat may take one more. Counted in closed form from how many runs start
+        at each word offset within a beat."""
+        starts = [0] * beat          # runs starting at each offset within a beat
+        starts[(base + self.offset) % beat] = 1
+        for extent, stride in zip(self.extents, self.strides):
+            step = stride % beat
+            period = beat // math.gcd(step, beat) if step else 1
+            shifts = [0] * beat      # how many of the extent's steps shift by each offset
+            for j in range(period):
+                shifts[(j * step) % beat] += extent // period + (j < extent % period)
+            starts = [sum(starts[(r - t) % beat] * shifts[t] for t in range(beat))
+                      for r in range(beat)]
+        return sum(n * -(-(r + self.run) // beat) for r, n in enumerate(starts))
 
     def to_text(self):
         return (f"dram {self.mode.name.lower()} run={self.run} extents={list(self.extents)} "

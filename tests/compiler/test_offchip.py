@@ -33,7 +33,9 @@ def test_a_row_that_is_the_innermost_loop_is_one_run():
     # 3 rows of 10 elements, 13 apart, each re-read twice: 3 vectors of 4 lanes a row
     r = read("vector", Dim(3, 4, (4, 2)), Dim(2, 0), Dim(3, 13), base=5)
     assert r == DramRead("t", DramMode.VECTOR, 10, (2, 3), (0, 13), 5, 10_000)
-    assert r.runs == 6 and r.beats(4) == 6 * 3
+    # runs start at words 5, 18 and 31: beats of 4 words from offsets 1, 2, 3 take 3, 3
+    # and 4 beats
+    assert r.runs == 6 and r.beats(4) == 2 * (3 + 3 + 4)
 
 
 def test_vectors_of_an_outer_row_are_runs_of_one_vector():
@@ -150,3 +152,21 @@ def test_dram_records_disassemble_and_assemble_back():
                                         "  load.base = 0", "  load.run = 4",
                                         "  load.extents[0] = 16"]
     assert assemble(text, TINY_DRAM) == r.bitstream
+
+
+def test_beats_count_runs_that_straddle_beats():
+    import itertools
+    import random
+    rng = random.Random(1)
+    for _ in range(200):
+        beat = rng.choice([1, 2, 4, 8, 16])
+        extents = tuple(rng.randint(1, 6) for _ in range(rng.randint(0, 3)))
+        strides = tuple(rng.randint(-20, 40) for _ in extents)
+        r = DramRead("t", DramMode.VECTOR, rng.randint(1, 20), extents, strides,
+                     rng.randint(0, 50), 10**6)
+        want = sum((a % beat + r.run + beat - 1) // beat
+                   for a in (r.offset + sum(i * s for i, s in zip(idx, strides))
+                             for idx in itertools.product(*map(range, extents))))
+        assert r.beats(beat) == want
+    # conv1d's 5-word windows on 8-word beats: half of them straddle two beats
+    assert DramRead("x", DramMode.VECTOR, 5, (8,), (1,), 0, 100).beats(8) == 12
