@@ -495,6 +495,12 @@ private:
         top_->eval();
         top_->clk = 0;
     }
+    // A cycle with no writes: clock() needs an eval() with the clock low before it, or
+    // Verilator sees no rising edge.
+    void idle_cycle() {
+        top_->eval();
+        clock();
+    }
     // The DRAM ports' part of a cycle: drive() with the other writes at the falling
     // edge, sample() after the handshakes are read (nothing without DRAM ports).
     void dram_drive() {
@@ -562,7 +568,7 @@ void Harness::reset() {
     top_->clk = 0;
     top_->rst = 1;
     top_->eval();
-    for (int i = 0; i < 4; ++i) clock();
+    for (int i = 0; i < 4; ++i) idle_cycle();
     top_->rst = 0;    // the configuration phase begins at this falling edge
 }
 
@@ -678,7 +684,12 @@ Result Harness::run() {
     bool configured = configure(result);
     if (configured && (result.cfg_error || (job_.flags & 1))) {
         // A rejected bitstream must leave the fabric unconfigured, not just late.
-        for (uint64_t i = 0; i < job_.words.size() + 64; ++i) clock();
+        for (uint64_t i = 0; i < job_.words.size() + 64; ++i) {
+            dram_drive();
+            top_->eval();
+            dram_sample();
+            clock();
+        }
         result.status = result.cfg_error ? CFG_ERROR : OK;
         result.configured = top_->configured;
         return result;
