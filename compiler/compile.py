@@ -12,7 +12,7 @@ from .bitstream import Bitstream, Record, encode, words_of
 from .errors import CompileError
 from hw.ops import FP_OPS, FP_REDUCE_OPS
 from .exprs import fold_expr
-from .nodes import Map
+from .nodes import Const, Map
 from .lower import lower
 from .manifest import DramSpec, Manifest, PortSpec
 from .jsonio import graph_to_json
@@ -53,7 +53,8 @@ class CompileResult:
         lines.append(f"  fabric lane-slots in use at the ideal: "
                      f"{100 * r['fabric_lane_use']:.1f} % of every PCU's lanes")
         for s in self.manifest.dram:
-            lines.append(f"  DRAM port {s.port}: {s.name} {list(s.shape)} at word {s.address}")
+            lines.append(f"  DRAM port {s.port}: {s.name} {list(s.shape)} at word {s.address}"
+                         f"{' (constant)' if s.const else ''}")
         if self.lowered.delays:
             n = len(self.lowered.delays)
             lines.append(f"  delay lines {n} (PMU{'s' if n != 1 else ''} holding the "
@@ -177,7 +178,8 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True):
                     for name, shape, order, v in lowered.outputs)
     # each DRAM unit holds its own copy of the graph input it reads, from word 0
     dram = tuple(DramSpec.make(read.tensor, placement[v], 0, g.type_of(read.tensor).shape,
-                               g.type_of(read.tensor).dtype)
+                               g.type_of(read.tensor).dtype,
+                               const=isinstance(g.nodes[read.tensor], Const))
                  for v, read in lowered.dram_reads.items())
     compute = max((k.iterations for k in lowered.kernels), default=0)
     io = max([s.vectors for s in inputs + outputs] or [0])

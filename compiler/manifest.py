@@ -43,7 +43,8 @@ class PortSpec:
 
 @dataclass(frozen=True)
 class DramSpec:
-    """A graph input in the memory of DRAM port ``port``, from word ``address``
+    """A graph input (or, with ``const``, a constant of the graph, whose values the
+    manifest's source holds) in the memory of DRAM port ``port``, from word ``address``
     (row-major, one 32-bit word per element, as on the edge streams)."""
     name: str
     port: int
@@ -51,11 +52,12 @@ class DramSpec:
     shape: tuple
     dtype: str
     words: int
+    const: bool = False
 
     @classmethod
-    def make(cls, name, port, address, shape, dtype="i32"):
+    def make(cls, name, port, address, shape, dtype="i32", const=False):
         shape = tuple(int(s) for s in shape)
-        return cls(name, port, address, shape, dtype, math.prod(shape))
+        return cls(name, port, address, shape, dtype, math.prod(shape), const)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class Manifest:
         """``{name: (shape, dtype)}`` of every input tensor, on an edge port or in DRAM."""
         specs = {s.name: (s.shape, s.dtype) for s in self.inputs}
         for s in self.dram:
-            specs.setdefault(s.name, (s.shape, s.dtype))
+            if not s.const:
+                specs.setdefault(s.name, (s.shape, s.dtype))
         return specs
 
     def to_doc(self):
@@ -99,7 +102,7 @@ class Manifest:
             "compiler_version": self.compiler_version,
             "inputs": [_port_json(s) for s in self.inputs],
             "outputs": [_port_json(s) for s in self.outputs],
-            **({"dram": [_port_json(s) for s in self.dram]} if self.dram else {}),
+            **({"dram": [_dram_json(s) for s in self.dram]} if self.dram else {}),
             "ideal_cycles": self.ideal_cycles,
             "report": self.report,
             "source": self.source,
@@ -208,6 +211,13 @@ class Manifest:
 def _port_json(s):
     d = asdict(s)
     d["shape"] = list(s.shape)
+    return d
+
+
+def _dram_json(s):
+    d = _port_json(s)
+    if not s.const:
+        del d["const"]
     return d
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 from .errors import CompileError, ManifestError
 from .jsonio import graph_from_json
-from .nodes import Input
+from .nodes import Const, Input
 from .streams import ORDERS, stream_vectors
 from .types import check_name
 
@@ -111,10 +111,12 @@ _DRAM = {
     ".dtype": Rule(f"one of {', '.join(map(repr, MANIFEST_DTYPES))}",
                    lambda v: v in MANIFEST_DTYPES),
     ".words": _count(1),
+    ".const": Rule("true", lambda v: v is True),
 }
 
-#: The fields a manifest may leave out (a program without DRAM tensors has no ``dram``).
-OPTIONAL_FIELDS = frozenset({"dram"})
+#: The fields a manifest may leave out, by table path: a program without DRAM tensors
+#: has no ``dram``, a DRAM tensor that is a graph input no ``const``.
+OPTIONAL_FIELDS = frozenset({"dram", "dram[].const"})
 
 #: One rule per field, by path ("[]" stands for every item of a list). An object's
 #: fields are exactly the paths one level below it; an object with none listed
@@ -182,7 +184,7 @@ def _walk(value, key, path, fail):
             if name not in names:
                 fail(f"unknown field {where + name!r} (known: {', '.join(names)})")
         for name in names:
-            if name not in value and (where + name) not in OPTIONAL_FIELDS:
+            if name not in value and (dot + name) not in OPTIONAL_FIELDS:
                 fail(f"field {where + name!r} is missing")
 
 
@@ -256,16 +258,31 @@ def _source_agrees(doc):
         specs = {spec["name"]: tuple(spec["shape"]) for spec in doc[direction]}
         if direction == "inputs":
             # an input that only DRAM units read arrives on no edge port
-            specs.update({spec["name"]: tuple(spec["shape"]) for spec in doc.get("dram", [])})
+            specs.update({spec["name"]: tuple(spec["shape"]) for spec in doc.get("dram", [])
+                          if not spec.get("const")})
         if specs != graph_specs:
             return (f"{direction} ({_tensors(specs)}) are not those of the source graph "
                     f"({_tensors(graph_specs)})")
     return None
 
 
+def _dram_consts_agree(doc):
+    consts = [(i, spec) for i, spec in enumerate(doc.get("dram", [])) if spec.get("const")]
+    if not consts:
+        return None
+    graph = graph_from_json(doc["source"])      # valid: _source_agrees checked it
+    for i, spec in consts:
+        node = graph.nodes.get(spec["name"])
+        if not isinstance(node, Const) or tuple(node.shape) != tuple(spec["shape"]):
+            return (f"dram[{i}] is constant {spec['name']!r} {spec['shape']}, which the "
+                    f"source graph does not have")
+    return None
+
+
 #: The rules between fields, checked in order once every field has passed its rule;
 #: each returns what is wrong, or None.
-AGREEMENTS = (_hash32_agrees, _counts_agree, _names_and_ports_unique, _source_agrees)
+AGREEMENTS = (_hash32_agrees, _counts_agree, _names_and_ports_unique, _source_agrees,
+              _dram_consts_agree)
 
 
 def check_manifest(doc, source="manifest"):

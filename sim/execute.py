@@ -117,7 +117,7 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
         manifest.check_inputs(tensors)
     except ManifestError as e:
         raise RunError(str(e)) from None
-    for spec in manifest.inputs + manifest.dram:
+    for spec in manifest.inputs + tuple(s for s in manifest.dram if not s.const):
         a = np.asarray(tensors[spec.name])
         if tensor_dtype_error(a.dtype, spec.dtype):
             what = "a float" if spec.dtype in FLOAT_DTYPES else "an integer"
@@ -140,13 +140,16 @@ def port_streams(manifest, tensors, lanes):
 def dram_images(manifest, tensors):
     """The initial memory of each DRAM port a run uses: port -> uint32 words, each
     tensor of ``manifest.dram`` at its address (row-major, a word per element, as the
-    edge streams carry it), the rest 0."""
+    edge streams carry it; a constant's values from the manifest's source graph), the
+    rest 0."""
     size = {}
     for spec in manifest.dram:
         size[spec.port] = max(size.get(spec.port, 1), spec.address + spec.words)
     images = {port: np.zeros(n, dtype=np.uint32) for port, n in sorted(size.items())}
+    graph = graph_from_json(manifest.source) if any(s.const for s in manifest.dram) else None
     for spec in manifest.dram:
-        words = np.asarray(tensor_words(tensors[spec.name], spec.dtype)).reshape(-1)
+        values = graph.nodes[spec.name].values if spec.const else tensors[spec.name]
+        words = np.asarray(tensor_words(np.asarray(values), spec.dtype)).reshape(-1)
         images[spec.port][spec.address:spec.address + spec.words] = \
             words.astype(np.int64).astype(np.uint32)
     return images

@@ -71,8 +71,9 @@ def plan_delivery(kernel, streams, tensors, p, dram_free=0):
     :class:`~.tensors.Tensors`). Only reads its arguments.
 
     An operand that no PMU can hold or address reads its tensor from DRAM instead when
-    it is a graph input, a load engine can walk it (:func:`.offchip.plan_dram_read`) and
-    one of the ``dram_free`` DRAM units left takes it.
+    it is a graph input or a constant of the graph, a load engine can walk it
+    (:func:`.offchip.plan_dram_read`) and one of the ``dram_free`` DRAM units left
+    takes it.
 
     Raises :class:`CompileError` when an operand reads a tensor that has no stream yet
     or that no PMU can hold or address (see :func:`~.buffering.plan_buffer`) and DRAM
@@ -121,7 +122,8 @@ def plan_delivery(kernel, streams, tensors, p, dram_free=0):
                                                                      tensors, p)))
             except CompileError:
                 read = None
-                if dram_free > 0 and isinstance(node, Input):
+                if dram_free > 0 and (isinstance(node, Input) or (
+                        isinstance(node, Const) and tensors.in_graph(o.tensor))):
                     read = plan_dram_read(o, operand_walk(o, kernel.loops, lanes),
                                           math.prod(tensors.shape(o.tensor) or (1,)), p)
                 if read is None:

@@ -42,6 +42,10 @@ class Tensors:
     def shape(self, name):
         return self._shapes[name]
 
+    def in_graph(self, name):
+        """Whether ``name`` is a node of the graph (not a tensor lowering made)."""
+        return name in self._graph.nodes
+
     def add_shape(self, name, shape):
         """Record the shape of a tensor a kernel produces."""
         self._shapes[name] = tuple(shape)

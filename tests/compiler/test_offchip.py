@@ -170,3 +170,24 @@ def test_beats_count_runs_that_straddle_beats():
         assert r.beats(beat) == want
     # conv1d's 5-word windows on 8-word beats: half of them straddle two beats
     assert DramRead("x", DramMode.VECTOR, 5, (8,), (1,), 0, 100).beats(8) == 12
+
+
+def test_a_constant_no_pmu_holds_is_read_from_dram_with_its_values_from_the_source():
+    r = compile_graph(kernels.load("gemv").build(m=4, k=128), TINY_DRAM)   # W: 512 words
+    assert r.manifest.dram == (DramSpec("W", 0, 0, (4, 128), "i32", 512, True),)
+    assert "  DRAM port 0: W [4, 128] at word 0 (constant)" in r.report_text()
+    doc = json.loads(r.manifest.to_json())
+    assert doc["dram"][0]["const"] is True
+    assert Manifest.from_json(r.manifest.to_json()) == r.manifest
+    # a constant is no input: the caller gives only x
+    assert r.manifest.tensors_in == {"x": ((128,), "i32")}
+    r.manifest.check_inputs({"x": [0] * 128})
+    # a graph input's entry has no const field
+    g = compile_graph(kernels.load("gemm").build(m=4, k=16, n=32), TINY_DRAM)
+    assert "const" not in json.loads(g.manifest.to_json())["dram"][0]
+    bad = dict(doc, dram=[dict(doc["dram"][0], name="x", shape=[128], words=128)])
+    with pytest.raises(ManifestError, match=r"dram\[0\] is constant 'x' \[128\], which the "
+                                            r"source graph does not have"):
+        Manifest.from_json(json.dumps(bad))
+    with pytest.raises(ManifestError, match=r"dram\[0\]\.const must be true, not False"):
+        Manifest.from_json(json.dumps(dict(doc, dram=[dict(doc["dram"][0], const=False)])))

@@ -38,6 +38,18 @@ def test_gemm_with_b_in_dram_equals_golden(stall):
     assert run.cycles >= result.manifest.ideal_cycles
 
 
+def test_gemv_with_a_constant_matrix_in_dram_equals_golden():
+    mod = kernels.load("gemv")
+    size = dict(m=4, k=128)             # W, a constant of 512 words: in DRAM
+    result = compile_graph(mod.build(**size), P)
+    assert [(s.name, s.const) for s in result.manifest.dram] == [("W", True)]
+    tensors = mod.inputs(np.random.default_rng(5), **size)
+    run = run_program(result.bitstream, result.manifest, tensors, fabric=P, sim="icarus",
+                      build_root=BUILD_ROOT, idle=0.2, seed=2)
+    bad = compare(golden_outputs(result.manifest, tensors), run.outputs)
+    assert not bad, bad[0]
+
+
 def test_without_dram_ports_the_kernel_is_refused():
     mod = kernels.load("gemm")
     with pytest.raises(CompileError, match=r"tensor 'B' needs 320 words in a PMU"):
