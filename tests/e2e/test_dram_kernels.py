@@ -62,3 +62,29 @@ def test_the_harness_runs_dram_programs_too():
                       testbench="harness", build_root=BUILD_ROOT, idle=0.2, seed=3)
     bad = compare(golden_outputs(result.manifest, tensors), run.outputs)
     assert not bad, bad[0]
+
+
+def test_the_cli_compiles_and_runs_a_dram_program(tmp_path):
+    """``terrazzo compile`` and ``terrazzo run --check`` (the harness, its default on
+    Verilator) with a fabric file that has a DRAM port, as the README shows."""
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "fabric.toml").write_text(P.to_toml())
+    (tmp_path / "g.py").write_text("from terrazzo import kernels\ngraph = kernels.load("
+                                   f"'gemm').build(**{SIZE!r})\n")
+    np.savez(tmp_path / "in.npz", **compiled()[1])
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def terrazzo(*args):
+        return subprocess.run([sys.executable, "-m", "terrazzo", *map(str, args)],
+                              cwd=tmp_path, capture_output=True, text=True, env=env)
+    r = terrazzo("compile", "g.py", "--fabric", "fabric.toml", "-o", "g.tzb")
+    assert r.returncode == 0, r.stderr
+    assert "  DRAM port 0: B [16, 20] at word 0" in r.stdout
+    r = terrazzo("run", "g.tzb", "--inputs", "in.npz", "--fabric", "fabric.toml", "--check",
+                 "--build-dir", BUILD_ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "on verilator (harness)" in r.stderr
+    assert "check: all 1 output equal the golden model" in r.stdout
