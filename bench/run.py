@@ -4,7 +4,8 @@ Sections: ``verilog`` (generation time and peak memory per preset), ``compile``
 (every suite kernel on small; synthetic graphs on plasticine), ``sim`` (Verilator build
 time of small, cycles vs ideal and simulation speed per kernel, size and simulator),
 ``balance`` (tpch_q6 with and without the delay lines on its fan-out, on the harness),
-``dram`` (gemm and conv1d with an input in DRAM on examples/fabrics/small-dram.toml;
+``dram`` (gemm, conv1d and gemv with an input or constant in DRAM on
+examples/fabrics/small-dram.toml;
 ``TERRAZZO_BENCH_DRAM_TESTBENCH=cocotb`` runs them on the cocotb testbench),
 ``speed`` (the cocotb flows and the C++ harness side by side on small and plasticine,
 in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
@@ -197,7 +198,8 @@ def bench_dram():
     lanes_total = p.lanes * sum(1 for _, k, _ in p.units if k == UnitKind.PCU)
     rows = []
     for name, size in (("gemm", dict(m=64, k=64, n=64)), ("gemm", dict(m=128, k=128, n=128)),
-                       ("gemm", dict(m=256, k=64, n=256)), ("conv1d", dict(n=65536, taps=5))):
+                       ("gemm", dict(m=256, k=64, n=256)), ("conv1d", dict(n=65536, taps=5)),
+                       ("gemv", dict(m=64, k=4096))):
         mod = kernels.load(name)
         result = compile_graph(mod.build(**size), p)
         tensors = mod.inputs(np.random.default_rng(3), **size)
@@ -210,7 +212,7 @@ def bench_dram():
         cpu = cpu_now() - t0
         ok = not compare(golden_outputs(result.manifest, tensors), run.outputs)
         r = result.report
-        beats = r.get("dram_bound", 0)
+        beats = sum(read.beats(p.dram_beat) for read in result.lowered.dram_reads.values())
         slots = r["compute_bound"] * p.lanes      # lane-slots of the busiest kernel's PCU
         rows.append((name, ",".join(f"{k}={v}" for k, v in size.items()),
                      ",".join(s.name for s in result.manifest.dram) or "-",
