@@ -167,7 +167,7 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                 idle=0.0, backpressure=0.0, seed=0, wave=None, build_root="build",
                 timeout_cycles=None, max_cycles=None, bitstream_name="bitstream",
                 progress=None, verilator_config=None, testbench="cocotb",
-                live_progress=False):
+                live_progress=False, dram_latency=None):
     """Simulate ``bitstream`` on named input ``tensors``; returns a :class:`ProgramRun`.
 
     Every argument is checked before anything is built or simulated
@@ -184,7 +184,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     waves, many times faster on long runs; both follow the same stimulus contract and
     give the same outputs and cycle counts. ``live_progress`` makes the harness print a
     progress line (cycles so far, percent of the ideal count, cycles per second) to the
-    standard error while it runs.
+    standard error while it runs. ``dram_latency`` (harness only) sets the cycles its
+    DRAM model takes to answer (default :data:`sim.harness.DRAM_LATENCY`).
 
     Raises :class:`RunError` for a program that cannot run as given or that reaches
     ``max_cycles``, :class:`sim.job.JobError` for a bad ``idle``, ``backpressure`` or
@@ -199,6 +200,12 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     if testbench not in TESTBENCHES:
         raise RunError(f"testbench must be one of {', '.join(map(repr, TESTBENCHES))}, "
                        f"not {testbench!r}")
+    if dram_latency is not None and (not isinstance(dram_latency, int) or isinstance(
+            dram_latency, bool) or not 1 <= dram_latency <= 0xFFFF):
+        raise RunError(f"dram_latency must be an integer in [1, 65535], not {dram_latency!r}")
+    if dram_latency is not None and testbench != "harness":
+        raise RunError("dram_latency is a setting of the harness's DRAM model; the cocotb "
+                       "testbench's AxiRam has its own timing (use testbench='harness')")
     if testbench == "harness" and (sim != "verilator" or wave is not None):
         raise RunError("the harness runs Verilator without waves; use testbench='cocotb' "
                        "(terrazzo run --testbench cocotb) for Icarus or a wave file")
@@ -232,6 +239,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     if testbench == "harness":
         runner.build()
         extra = {"ideal_cycles": manifest.ideal_cycles, "progress": bool(live_progress)}
+        if dram_latency is not None:
+            extra["dram_latency"] = dram_latency
     else:
         runner.build(waves=waves)
         extra = {"wave": wave}

@@ -409,7 +409,7 @@ class Harness(FabricBuild):
 
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,
             timeout_cycles=None, configure_only=False, dram=None, ideal_cycles=0,
-            progress=False):
+            progress=False, dram_latency=DRAM_LATENCY):
         """Load ``bitstream``, start the fabric, stream ``inputs`` in and collect
         ``expect`` vectors out, in the harness (built on first use).
 
@@ -422,6 +422,10 @@ class Harness(FabricBuild):
             (:func:`sim.job.check_dram`); each port is the harness's DRAM model over
             that memory (module docstring, "DRAM ports"), and the result's ``dram``
             gives its contents at the end.
+        dram_latency : int
+            Cycles from an AR handshake to its first beat, and from a burst's last W beat
+            to its B, in the DRAM model (1 to 65535; default :data:`DRAM_LATENCY`): a
+            slower memory.
         ideal_cycles : int
             The run's ideal cycle count, for the progress lines (0: unknown).
         progress : bool
@@ -453,6 +457,10 @@ class Harness(FabricBuild):
                 or not 0 <= ideal_cycles < 2**63:
             raise JobError(f"ideal_cycles must be a non-negative integer, not "
                            f"{ideal_cycles!r}")
+        if not isinstance(dram_latency, (int, np.integer)) or isinstance(dram_latency, bool) \
+                or not 1 <= dram_latency <= 0xFFFF:
+            raise JobError(f"dram_latency must be an integer in [1, 65535], not "
+                           f"{dram_latency!r}")
         for name, value in (("configure_only", configure_only), ("progress", progress)):
             if not isinstance(value, (bool, np.bool_)):
                 raise JobError(f"{name} must be True or False, not {value!r}")
@@ -465,7 +473,8 @@ class Harness(FabricBuild):
         write_job(job, bitstream=bitstream, lanes=self.lanes, io_in=self.params.io_in,
                   io_out=self.params.io_out, inputs=inputs, expect=expect, idle=idle,
                   backpressure=backpressure, seed=seed, timeout_cycles=timeout_cycles,
-                  configure_only=configure_only, ideal_cycles=int(ideal_cycles), dram=dram)
+                  configure_only=configure_only, ideal_cycles=int(ideal_cycles), dram=dram,
+                  dram_latency=int(dram_latency))
         cmd = [str(build_dir / EXECUTABLE), str(job), str(result_file)]
         with open(log, "w") as f:
             code = subprocess.run(cmd + (["--progress"] if progress else []),

@@ -205,7 +205,8 @@ def cmd_run(args):
                               wave=args.wave, build_root=args.build_dir,
                               max_cycles=args.max_cycles, bitstream_name=args.bitstream,
                               progress=progress, testbench=testbench,
-                              live_progress=sys.stderr.isatty())
+                              live_progress=sys.stderr.isatty(),
+                              dram_latency=args.dram_latency)
     except RunError as e:
         raise CliError(str(e)) from None
     except SimulationError as e:
@@ -313,6 +314,9 @@ def build_parser():
     r.add_argument("--seed", type=int, default=0, help="seed of the idle/backpressure pattern")
     r.add_argument("--max-cycles", type=int, metavar="N",
                    help="simulate at most N cycles before giving up (default 1000000)")
+    r.add_argument("--dram-latency", type=int, metavar="N",
+                   help="with the harness: cycles its DRAM model takes to answer a read "
+                        "or a write (default 4), to model a slower memory")
     r.add_argument("--check", action="store_true",
                    help="compare with the golden model; exit 2 on any mismatch")
     r.add_argument("--build-dir", default="build", help="simulator build cache (default build)")

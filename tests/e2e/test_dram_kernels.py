@@ -88,3 +88,31 @@ def test_the_cli_compiles_and_runs_a_dram_program(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "on verilator (harness)" in r.stderr
     assert "check: all 1 output equal the golden model" in r.stdout
+
+
+def test_a_slower_memory_takes_more_cycles_for_the_same_result():
+    result, tensors = compiled()
+    want = golden_outputs(result.manifest, tensors)
+    cycles = {}
+    for latency in (4, 40):
+        run = run_program(result.bitstream, result.manifest, tensors, fabric=P,
+                          testbench="harness", build_root=BUILD_ROOT, dram_latency=latency)
+        assert not compare(want, run.outputs)
+        cycles[latency] = run.cycles
+    # two reads of one two-beat run each in flight: about (40 + 2) / 2 cycles a run
+    assert cycles[40] > 5 * cycles[4]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(testbench="harness", dram_latency=0), r"^dram_latency must be an integer in "
+                                                r"\[1, 65535\], not 0$"),
+    (dict(testbench="cocotb", sim="icarus", dram_latency=8),
+     r"^dram_latency is a setting of the harness's DRAM model"),
+])
+def test_dram_latency_is_checked_before_anything_runs(kwargs, message, tmp_path):
+    from sim.execute import RunError
+    result, tensors = compiled()
+    with pytest.raises(RunError, match=message):
+        run_program(result.bitstream, result.manifest, tensors, fabric=P,
+                    build_root=tmp_path, **kwargs)
+    assert not any(tmp_path.iterdir())
