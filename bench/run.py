@@ -11,7 +11,9 @@ examples/fabrics/small-dram.toml;
 in process CPU time; ``TERRAZZO_BENCH_FABRICS=small`` leaves plasticine out, whose
 first builds take a long time), ``float`` (the cost of the fp op group on small:
 Verilog, build, cycles/s, which ``TERRAZZO_BENCH_FLOAT_COST=0`` leaves out; ECP5 cells
-of a functional unit; fp kernels vs ideal).
+of a functional unit; fp kernels vs ideal), ``sections`` (programs larger than the
+fabric: compile time of 500 to 2,000-node graphs on plasticine, runs in sections on
+small-dram).
 Figures are measured on this machine when run; nothing here is a pass/fail test.
 """
 
@@ -486,9 +488,70 @@ def bench_float():
           ("kernel", "graph", "cycles", "ideal", "of ideal", "golden model"), rows)
 
 
+def bench_sections():
+    """Programs larger than the fabric (docs/compiler.md, "Sections"): compile time in
+    process CPU of layered random graphs on plasticine, and runs on
+    examples/fabrics/small-dram.toml (harness) section by section against the ideal."""
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "tests"))
+    from layered_graphs import layered_graph
+    from compiler.compile import compile_graph
+    from compiler.ir import Graph
+    from hw.params import load_fabric
+    from sim.execute import compare, golden_outputs, run_program
+
+    p = load_fabric("plasticine")
+    rows = []
+    for n in (500, 1000, 2000):
+        g = layered_graph(n, seed=0)
+        t0 = time.process_time()
+        r = compile_graph(g, p)
+        cpu = time.process_time() - t0
+        rows.append((len(g.nodes), len(r.sections),
+                     sum(len(s.lowered.kernels) for s in r.sections),
+                     sum(1 for d in r.manifest.dram if d.temp), f"{cpu:.1f}"))
+        print(" ", " ".join(map(str, rows[-1])), flush=True)
+    table(f"Compiling layered random graphs for {p.name} ({p.dram_ports} DRAM units) in "
+          f"sections (process CPU)",
+          ("nodes", "sections", "kernels", "tensors between sections", "CPU s"), rows)
+
+    p = load_fabric(ROOT / "examples" / "fabrics" / "small-dram.toml")
+
+    def chain(rounds, n_rows, width):
+        g = Graph("chain")
+        x = g.input("x", (n_rows, width))
+        for i in range(rounds):
+            m = g.map(lambda a, i=i: a * (i + 2) + 1, x)
+            r = g.reduce("max", m, axis=-1)
+            x = g.map(lambda a, b: a - b, m,
+                      g.broadcast_to(g.reshape(r, (n_rows, 1)), (n_rows, width)))
+        g.output("y", x)
+        return g
+
+    rows = []
+    for label, g in (("chain 12 rounds [64, 64]", chain(12, 64, 64)),
+                     ("chain 12 rounds [256, 256]", chain(12, 256, 256)),
+                     ("layered 300 nodes [4, 16]", layered_graph(300, seed=3))):
+        r = compile_graph(g, p)
+        rng = np.random.default_rng(1)
+        tensors = {name: rng.integers(-2**31, 2**31, shape, dtype=np.int64).astype(np.int32)
+                   for name, (shape, _) in r.manifest.tensors_in.items()}
+        run = run_program(r.bitstream, r.manifest, tensors, fabric=p, testbench="harness",
+                          max_cycles=10**8)
+        ok = not compare(golden_outputs(r.manifest, tensors), run.outputs)
+        worst = min(run.sections, key=lambda s: s.utilization)
+        rows.append((label, len(run.sections), f"{run.cycles}" + ("" if ok else " MISMATCH"),
+                     run.ideal_cycles, f"{100 * run.utilization:.1f}%",
+                     f"{100 * worst.utilization:.1f}%"))
+        print(" ", " ".join(map(str, rows[-1])), flush=True)
+    table(f"Programs in sections on {p.name} (harness; ideal: the sum of each section's "
+          f"max(compute, I/O, DRAM))",
+          ("program", "sections", "cycles", "ideal", "of ideal", "worst section"), rows)
+
+
 SECTIONS = {"verilog": bench_verilog, "compile": bench_compile, "sim": bench_sim,
             "balance": bench_balance, "dram": bench_dram, "speed": bench_speed,
-            "float": bench_float}
+            "float": bench_float, "sections": bench_sections}
 
 
 def main():

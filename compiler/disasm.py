@@ -16,6 +16,7 @@ from .asm import assemble
 from .asmtext import (DATA_PER_LINE, PAD, config_line, data_line, field_line, fields,
                       find_fabric, flat_layout, format_value, header_line, init_line,
                       leaf_fields, pad_text)
+from .container import unpack_sections
 from .bitstream import decode
 from .payload import bits_of, padding_of
 
@@ -23,7 +24,17 @@ __all__ = ["disassemble", "assemble", "find_fabric", "leaf_fields"]
 
 
 def disassemble(blob, fabric=None):
-    """Text of a bitstream. Raises BitstreamError/CompileError for a bad one."""
+    """Text of a bitstream, or of each section of a program of several
+    (:mod:`compiler.container`), each after a ``# section k of n`` line. Raises
+    BitstreamError/CompileError for a bad one."""
+    sections = unpack_sections(blob)
+    if len(sections) > 1:
+        return "".join(f"# section {k} of {len(sections)}\n" + _disassemble(s, fabric)
+                       for k, s in enumerate(sections))
+    return _disassemble(blob, fabric)
+
+
+def _disassemble(blob, fabric):
     decode(blob)                # the fabric-independent checks first (magic, ...)
     p = find_fabric(fabric_hash32_of(blob), fabric)
     bs = decode(blob, p)

@@ -3,7 +3,7 @@ quotes the bad value."""
 
 from hw.errors import TerrazzoError
 
-__all__ = ["CompileError", "BitstreamError", "ManifestError"]
+__all__ = ["CompileError", "CapacityError", "BitstreamError", "ManifestError"]
 
 
 class CompileError(TerrazzoError):
@@ -22,6 +22,12 @@ class CompileError(TerrazzoError):
         self.message = message
         self.node = node
         super().__init__(f"node {node!r}: {message}" if node is not None else message)
+
+
+class CapacityError(CompileError):
+    """A program that needs more of a kind of resource than the fabric has: units,
+    edge ports, DRAM units or routing tracks. A graph that is too big this way is
+    compiled in sections (:mod:`compiler.sections`) on a fabric with DRAM units."""
 
 
 class BitstreamError(CompileError):

@@ -19,7 +19,7 @@ from .manifest_check import MANIFEST_FORMAT, MANIFEST_VERSION, check_manifest, p
 from .streams import ORDERS, pack, stream_vectors, unpack
 from .types import FLOAT_DTYPES, tensor_dtype_error
 
-__all__ = ["PortSpec", "DramSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
+__all__ = ["PortSpec", "DramSpec", "SectionSpec", "Manifest", "ManifestError", "pack", "unpack", "stream_vectors",
            "MANIFEST_FORMAT", "MANIFEST_VERSION", "ORDERS"]
 
 
@@ -43,21 +43,36 @@ class PortSpec:
 
 @dataclass(frozen=True)
 class DramSpec:
-    """A graph input (or, with ``const``, a constant of the graph, whose values the
-    manifest's source holds) in the memory of DRAM port ``port``, from word ``address``
-    (row-major, one 32-bit word per element, as on the edge streams)."""
+    """A tensor in DRAM (one memory that every DRAM unit reaches) from word ``address``
+    (row-major, one 32-bit word per element, as on the edge streams): a graph input
+    the host writes there, with ``const`` a constant of the graph (whose values the
+    manifest's source holds), with ``temp`` a tensor that one section of the program
+    stores and later ones read (the host writes nothing there)."""
     name: str
-    port: int
     address: int
     shape: tuple
     dtype: str
     words: int
     const: bool = False
+    temp: bool = False
 
     @classmethod
-    def make(cls, name, port, address, shape, dtype="i32", const=False):
+    def make(cls, name, address, shape, dtype="i32", const=False, temp=False):
         shape = tuple(int(s) for s in shape)
-        return cls(name, port, address, shape, dtype, math.prod(shape), const)
+        return cls(name, address, shape, dtype, math.prod(shape), const, temp)
+
+    @property
+    def host_input(self):
+        """Whether the host provides it (a graph input)."""
+        return not (self.const or self.temp)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """One section of a program of several: its edge ports and ideal cycles."""
+    inputs: tuple       # of PortSpec
+    outputs: tuple      # of PortSpec
+    ideal_cycles: int
 
 
 @dataclass(frozen=True)
@@ -81,13 +96,30 @@ class Manifest:
     source: dict = field(default_factory=dict, compare=False)  # the graph, JSON format
     origin: str = field(default="manifest", compare=False)
     dram: tuple = ()    # of DramSpec
+    sections: tuple = ()    # of SectionSpec; empty for a program of one section
+
+    @property
+    def program_sections(self):
+        """The sections of the program, in order: one built from ``inputs``,
+        ``outputs`` and ``ideal_cycles`` when the manifest lists none."""
+        if self.sections:
+            return self.sections
+        return (SectionSpec(self.inputs, self.outputs, self.ideal_cycles),)
+
+    @property
+    def all_outputs(self):
+        """The output port specs of every section, in order."""
+        return tuple(s for sec in self.program_sections for s in sec.outputs)
 
     @property
     def tensors_in(self):
         """``{name: (shape, dtype)}`` of every input tensor, on an edge port or in DRAM."""
-        specs = {s.name: (s.shape, s.dtype) for s in self.inputs}
+        specs = {}
+        for sec in self.program_sections:
+            for s in sec.inputs:
+                specs.setdefault(s.name, (s.shape, s.dtype))
         for s in self.dram:
-            if not s.const:
+            if s.host_input:
                 specs.setdefault(s.name, (s.shape, s.dtype))
         return specs
 
@@ -103,6 +135,10 @@ class Manifest:
             "inputs": [_port_json(s) for s in self.inputs],
             "outputs": [_port_json(s) for s in self.outputs],
             **({"dram": [_dram_json(s) for s in self.dram]} if self.dram else {}),
+            **({"sections": [{"inputs": [_port_json(s) for s in sec.inputs],
+                              "outputs": [_port_json(s) for s in sec.outputs],
+                              "ideal_cycles": sec.ideal_cycles} for sec in self.sections]}
+               if self.sections else {}),
             "ideal_cycles": self.ideal_cycles,
             "report": self.report,
             "source": self.source,
@@ -134,7 +170,11 @@ class Manifest:
             ideal_cycles=d["ideal_cycles"], bitstream_sha256=d["bitstream_sha256"],
             report=d["report"], source=d["source"], origin=source,
             dram=tuple(DramSpec(**{**s, "shape": tuple(s["shape"])})
-                       for s in d.get("dram", [])))
+                       for s in d.get("dram", [])),
+            sections=tuple(SectionSpec(tuple(_port_from(s) for s in sec["inputs"]),
+                                       tuple(_port_from(s) for s in sec["outputs"]),
+                                       sec["ideal_cycles"])
+                           for sec in d.get("sections", [])))
 
     def validate(self):
         """Check every field as :meth:`from_json` does (for a manifest built in Python).
@@ -170,21 +210,19 @@ class Manifest:
         if self.lanes != p.lanes:
             raise ManifestError(f"{self.origin}: fabric.lanes is {self.lanes}, fabric "
                                 f"{p.name!r} has {p.lanes}")
-        for direction, specs, count in (("inputs", self.inputs, p.io_in),
-                                        ("outputs", self.outputs, p.io_out)):
-            if direction == "inputs":
-                for i, spec in enumerate(self.dram):
-                    if spec.port >= p.dram_ports:
+        if self.dram and not p.dram_ports:
+            raise ManifestError(f"{self.origin}: the program has tensors in DRAM, and "
+                                f"fabric {p.name!r} has no DRAM ports")
+        for k, sec in enumerate(self.program_sections):
+            where = f"sections[{k}]." if self.sections else ""
+            for direction, specs, count in (("inputs", sec.inputs, p.io_in),
+                                            ("outputs", sec.outputs, p.io_out)):
+                for i, spec in enumerate(specs):
+                    if spec.port >= count:
                         raise ManifestError(
-                            f"{self.origin}: dram[{i}].port must be below {p.dram_ports} "
-                            f"(fabric {p.name!r} has {p.dram_ports} DRAM ports), not "
-                            f"{spec.port}")
-            for i, spec in enumerate(specs):
-                if spec.port >= count:
-                    raise ManifestError(
-                        f"{self.origin}: {direction}[{i}].port must be below {count} "
-                        f"(fabric {p.name!r} has {count} {direction[:-1]} ports), not "
-                        f"{spec.port}")
+                            f"{self.origin}: {where}{direction}[{i}].port must be below "
+                            f"{count} (fabric {p.name!r} has {count} {direction[:-1]} "
+                            f"ports), not {spec.port}")
 
     def check_inputs(self, tensors):
         """Raise ManifestError naming the first missing or mis-shaped input tensor (those
@@ -216,8 +254,9 @@ def _port_json(s):
 
 def _dram_json(s):
     d = _port_json(s)
-    if not s.const:
-        del d["const"]
+    for flag in ("const", "temp"):
+        if not d[flag]:
+            del d[flag]
     return d
 
 

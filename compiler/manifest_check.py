@@ -104,7 +104,6 @@ _PORT = {
 _DRAM = {
     "": _OBJECT,
     ".name": _NAME,
-    ".port": _count(0, _MAX_PORTS - 1),
     ".address": _count(0, 2 ** 30 - 1),
     ".shape": _list(0, _MAX_DIMS),
     ".shape[]": _count(1),
@@ -112,11 +111,16 @@ _DRAM = {
                    lambda v: v in MANIFEST_DTYPES),
     ".words": _count(1),
     ".const": Rule("true", lambda v: v is True),
+    ".temp": Rule("true", lambda v: v is True),
 }
 
 #: The fields a manifest may leave out, by table path: a program without DRAM tensors
-#: has no ``dram``, a DRAM tensor that is a graph input no ``const``.
-OPTIONAL_FIELDS = frozenset({"dram", "dram[].const"})
+#: has no ``dram``, a DRAM tensor that is a graph input no ``const`` nor ``temp``, a
+#: program of one section no ``sections``.
+OPTIONAL_FIELDS = frozenset({"dram", "dram[].const", "dram[].temp", "sections"})
+
+#: Most sections and DRAM tensors a manifest may list.
+_MAX_SECTIONS = 1 << 16
 
 #: One rule per field, by path ("[]" stands for every item of a list). An object's
 #: fields are exactly the paths one level below it; an object with none listed
@@ -139,10 +143,17 @@ FIELDS = {
     "compiler_version": Rule("a version such as '0.1.0'", _matches(_VERSION_TEXT)),
     "inputs": _list(0, _MAX_PORTS),
     **{f"inputs[]{key}": rule for key, rule in _PORT.items()},
-    "outputs": _list(1, _MAX_PORTS),
+    "outputs": _list(0, _MAX_PORTS),
     **{f"outputs[]{key}": rule for key, rule in _PORT.items()},
-    "dram": _list(0, _MAX_PORTS),
+    "dram": _list(0, _MAX_SECTIONS),
     **{f"dram[]{key}": rule for key, rule in _DRAM.items()},
+    "sections": _list(2, _MAX_SECTIONS),
+    "sections[]": _OBJECT,
+    "sections[].inputs": _list(0, _MAX_PORTS),
+    **{f"sections[].inputs[]{key}": rule for key, rule in _PORT.items()},
+    "sections[].outputs": _list(0, _MAX_PORTS),
+    **{f"sections[].outputs[]{key}": rule for key, rule in _PORT.items()},
+    "sections[].ideal_cycles": _count(0),
     "ideal_cycles": _count(0),
     "report": _OBJECT,
     "source": _OBJECT,
@@ -188,10 +199,41 @@ def _walk(value, key, path, fail):
                 fail(f"field {where + name!r} is missing")
 
 
+def _section_docs(doc):
+    """(path prefix, section) of each section: the document itself for one section."""
+    if "sections" in doc:
+        return [(f"sections[{k}].", sec) for k, sec in enumerate(doc["sections"])]
+    return [("", doc)]
+
+
 def _ports(doc):
+    for prefix, sec in _section_docs(doc):
+        for direction in ("inputs", "outputs"):
+            for i, spec in enumerate(sec[direction]):
+                yield f"{prefix}{direction}[{i}]", spec
+
+
+def _sections_agree(doc):
+    if "sections" not in doc:
+        if not doc["outputs"]:
+            return "outputs must be a list of 1 to 64 items, not []"
+        if any(spec.get("temp") for spec in doc.get("dram", [])):
+            return "dram lists a tensor between sections, and the manifest has no sections"
+        return None
     for direction in ("inputs", "outputs"):
-        for i, spec in enumerate(doc[direction]):
-            yield f"{direction}[{i}]", spec
+        if doc[direction]:
+            return (f"{direction} must be [] in a manifest with sections (each section "
+                    f"lists its own)")
+    if not any(sec["outputs"] for sec in doc["sections"]):
+        return "no section has an output"
+    total = sum(sec["ideal_cycles"] for sec in doc["sections"])
+    if doc["ideal_cycles"] != total:
+        return (f"ideal_cycles must be {total} (the sum of the sections'), not "
+                f"{doc['ideal_cycles']}")
+    for i, spec in enumerate(doc.get("dram", [])):
+        if spec.get("temp") and spec.get("const"):
+            return f"dram[{i}] cannot be both const and temp"
+    return None
 
 
 def _counts_agree(doc):
@@ -202,7 +244,7 @@ def _counts_agree(doc):
             return (f"dram[{i}].words must be {words} (the elements of shape "
                     f"{spec['shape']}), not {spec['words']}")
         if spec["address"] + words > 2 ** 30:
-            return f"dram[{i}] ends past the 2**30 words a DRAM port addresses"
+            return f"dram[{i}] ends past the 2**30 words a DRAM unit addresses"
     for path, spec in _ports(doc):
         words = math.prod(spec["shape"])
         if words > MAX_COUNT:
@@ -219,14 +261,27 @@ def _counts_agree(doc):
 
 
 def _names_and_ports_unique(doc):
-    for direction in ("inputs", "outputs"):
-        for field in ("name", "port"):
-            first = {}
-            for i, spec in enumerate(doc[direction]):
-                here = f"{direction}[{i}].{field}"
-                if spec[field] in first:
-                    return f"{here} {spec[field]!r} repeats {first[spec[field]]}"
-                first[spec[field]] = here
+    for prefix, sec in _section_docs(doc):
+        for direction in ("inputs", "outputs"):
+            for field in ("name", "port"):
+                first = {}
+                for i, spec in enumerate(sec[direction]):
+                    here = f"{prefix}{direction}[{i}].{field}"
+                    if spec[field] in first:
+                        return f"{here} {spec[field]!r} repeats {first[spec[field]]}"
+                    first[spec[field]] = here
+    names = {}
+    for prefix, sec in _section_docs(doc):
+        for i, spec in enumerate(sec["outputs"]):
+            here = f"{prefix}outputs[{i}].name"
+            if spec["name"] in names:
+                return f"{here} {spec['name']!r} repeats {names[spec['name']]}"
+            names[spec["name"]] = here
+    first = {}
+    for i, spec in enumerate(doc.get("dram", [])):
+        if spec["name"] in first:
+            return f"dram[{i}].name {spec['name']!r} repeats {first[spec['name']]}"
+        first[spec["name"]] = f"dram[{i}].name"
     return None
 
 
@@ -255,11 +310,12 @@ def _source_agrees(doc):
                         if isinstance(node, Input)}),
             ("outputs", {name: tuple(graph.type_of(ref).shape)
                          for name, ref in graph.outputs.items()})):
-        specs = {spec["name"]: tuple(spec["shape"]) for spec in doc[direction]}
+        specs = {spec["name"]: tuple(spec["shape"]) for _, sec in _section_docs(doc)
+                 for spec in sec[direction]}
         if direction == "inputs":
             # an input that only DRAM units read arrives on no edge port
             specs.update({spec["name"]: tuple(spec["shape"]) for spec in doc.get("dram", [])
-                          if not spec.get("const")})
+                          if not spec.get("const") and not spec.get("temp")})
         if specs != graph_specs:
             return (f"{direction} ({_tensors(specs)}) are not those of the source graph "
                     f"({_tensors(graph_specs)})")
@@ -281,8 +337,8 @@ def _dram_consts_agree(doc):
 
 #: The rules between fields, checked in order once every field has passed its rule;
 #: each returns what is wrong, or None.
-AGREEMENTS = (_hash32_agrees, _counts_agree, _names_and_ports_unique, _source_agrees,
-              _dram_consts_agree)
+AGREEMENTS = (_hash32_agrees, _sections_agree, _counts_agree, _names_and_ports_unique,
+              _source_agrees, _dram_consts_agree)
 
 
 def check_manifest(doc, source="manifest"):

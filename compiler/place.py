@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from hw.interconnect import interconnect
 
-from .errors import CompileError
+from .errors import CapacityError, CompileError
 from .netlist import KINDS
 
 __all__ = ["Placement", "place", "terminal", "net_wirelength"]
@@ -336,7 +336,7 @@ def place(netlist, p, seed=0, effort=1.0):
         need = sum(1 for v in netlist.vunits if v.kind == kind)
         have = len(_sites(p, kind))
         if need > have:
-            raise CompileError(f"needs {need} {_KIND_WORDS[kind]}; fabric {p.name!r} has {have}")
+            raise CapacityError(f"needs {need} {_KIND_WORDS[kind]}; fabric {p.name!r} has {have}")
     annealer = _Annealer(netlist, p, random.Random(seed))
     annealer.initial()
     initial = sum(annealer.cost)

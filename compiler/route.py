@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from hw.interconnect import NETWORKS, interconnect
 
-from .errors import CompileError
+from .errors import CapacityError, CompileError
 from .place import terminal
 
 __all__ = ["Hop", "NetRoute", "Routing", "route", "check_routing"]
@@ -363,7 +363,7 @@ def route(netlist, placement, p, max_iterations=50):
         (i, j), network, name = graph.node_key[nid]
         parts.append(f"({i},{j}) {network} {name} ({router.occ[nid]} nets)")
     shown = ", ".join(parts[:8]) + (f", and {len(parts) - 8} more" if len(parts) > 8 else "")
-    raise CompileError(f"routing failed after {max_iterations} iterations: "
+    raise CapacityError(f"routing failed after {max_iterations} iterations: "
                        f"congested switches {shown}")
 
 

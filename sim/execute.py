@@ -14,6 +14,8 @@ import numpy as np
 from hw.errors import TerrazzoError
 from hw.format import fabric_hash32_of
 from hw.params import ParamsError, find_fabric
+from compiler.container import unpack_sections
+from compiler.errors import BitstreamError
 from compiler.jsonio import graph_from_json
 from compiler.manifest import ManifestError, pack, unpack
 from compiler.types import FLOAT_DTYPES, tensor_dtype_error, tensor_values, tensor_words
@@ -22,7 +24,7 @@ from .job import check_probability, check_seed, timeout_message
 from .harness import Harness
 from .runner import DEFAULT_MAX_CYCLES, Runner, SimulationError
 
-__all__ = ["ProgramRun", "Mismatch", "RunError", "DEFAULT_MAX_CYCLES", "fabric_of",
+__all__ = ["ProgramRun", "SectionRun", "Mismatch", "RunError", "DEFAULT_MAX_CYCLES", "fabric_of",
            "port_streams", "output_tensors", "TESTBENCHES",
            "run_timeout", "check_program", "run_program", "golden_outputs", "compare"]
 
@@ -35,13 +37,28 @@ class RunError(TerrazzoError):
     """A user-facing reason a program cannot run (wrong fabric, bad inputs)."""
 
 
+@dataclass(frozen=True)
+class SectionRun:
+    """The cycles one section of a program took and its ideal count."""
+    cycles: int
+    ideal_cycles: int
+
+    @property
+    def utilization(self):
+        return self.ideal_cycles / self.cycles if self.cycles > 0 else 0.0
+
+
 @dataclass
 class ProgramRun:
+    """A program's run: its ``outputs`` (name -> tensor), ``cycles`` (every section's
+    together) and ideal cycles, the simulator's speed, the runner's result and, per
+    section, a :class:`SectionRun`."""
     outputs: dict           # output name -> tensor
     cycles: int
     ideal_cycles: int
     sim_cycles_per_second: float
     result: object = field(repr=False, default=None)
+    sections: tuple = ()
 
     @property
     def utilization(self):
@@ -64,11 +81,17 @@ class Mismatch:
 
 def fabric_of(bitstream, manifest, fabric=None):
     """The fabric a program runs on; refuses a bitstream and manifest that disagree or
-    that were built for another fabric than ``fabric``."""
+    that were built for another fabric than ``fabric``. ``bitstream`` is a program file
+    (:mod:`compiler.container`): each section's bitstream must be for the same fabric."""
     try:
-        hash32 = fabric_hash32_of(bitstream)
+        hashes = {fabric_hash32_of(b) for b in unpack_sections(bitstream)}
+    except BitstreamError as e:
+        raise RunError(str(e)) from None
     except ValueError:
         raise RunError("bitstream is too short to carry a header") from None
+    if len(hashes) > 1:
+        raise RunError("the sections of the program are for different fabrics")
+    hash32, = hashes
     if hash32 != manifest.fabric_hash32:
         raise RunError(f"bitstream is for fabric hash 0x{hash32:08x} but its manifest says "
                        f"0x{manifest.fabric_hash32:08x} ({manifest.fabric_name!r})")
@@ -117,50 +140,54 @@ def check_program(bitstream, manifest, tensors, *, fabric=None, bitstream_name="
         manifest.check_inputs(tensors)
     except ManifestError as e:
         raise RunError(str(e)) from None
-    for spec in manifest.inputs + tuple(s for s in manifest.dram if not s.const):
-        a = np.asarray(tensors[spec.name])
-        if tensor_dtype_error(a.dtype, spec.dtype):
-            what = "a float" if spec.dtype in FLOAT_DTYPES else "an integer"
-            raise RunError(f"input tensor {spec.name!r} has dtype {a.dtype}; expected "
-                           f"{what} array ({spec.dtype})")
-        if spec.dtype == "i32" and a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
-            raise RunError(f"input tensor {spec.name!r} has values outside int32 "
+    for name, (_, dtype) in manifest.tensors_in.items():
+        a = np.asarray(tensors[name])
+        if tensor_dtype_error(a.dtype, dtype):
+            what = "a float" if dtype in FLOAT_DTYPES else "an integer"
+            raise RunError(f"input tensor {name!r} has dtype {a.dtype}; expected "
+                           f"{what} array ({dtype})")
+        if dtype == "i32" and a.size and (a.min() < -2**31 or a.max() > 2**31 - 1):
+            raise RunError(f"input tensor {name!r} has values outside int32 "
                            f"({int(a.min())} .. {int(a.max())})")
     return p
 
 
-def port_streams(manifest, tensors, lanes):
+def port_streams(manifest, tensors, lanes, section=None):
     """What a run streams: (input port -> packed vectors of its tensor, output port ->
-    the vectors expected from it)."""
+    the vectors expected from it); of one section (a :class:`~compiler.manifest.
+    SectionSpec`) when given."""
+    sec = section or manifest
     inputs = {spec.port: pack(tensor_words(tensors[spec.name], spec.dtype), spec.order, lanes)
-              for spec in manifest.inputs}
-    return inputs, {spec.port: spec.vectors for spec in manifest.outputs}
+              for spec in sec.inputs}
+    return inputs, {spec.port: spec.vectors for spec in sec.outputs}
 
 
 def dram_images(manifest, tensors):
-    """The initial memory of each DRAM port a run uses: port -> uint32 words, each
-    tensor of ``manifest.dram`` at its address (row-major, a word per element, as the
-    edge streams carry it; a constant's values from the manifest's source graph), the
-    rest 0."""
-    size = {}
-    for spec in manifest.dram:
-        size[spec.port] = max(size.get(spec.port, 1), spec.address + spec.words)
-    images = {port: np.zeros(n, dtype=np.uint32) for port, n in sorted(size.items())}
+    """The initial DRAM memory of a run, the one memory every DRAM port serves: uint32
+    words, each tensor of ``manifest.dram`` at its address (row-major, a word per
+    element, as the edge streams carry it; a constant's values from the manifest's
+    source graph; a ``temp`` tensor, which a section stores, left 0), the rest 0; as
+    long as the highest ``address + words``, at least one word."""
+    size = max([1] + [spec.address + spec.words for spec in manifest.dram])
+    memory = np.zeros(size, dtype=np.uint32)
     graph = graph_from_json(manifest.source) if any(s.const for s in manifest.dram) else None
     for spec in manifest.dram:
+        if spec.temp:
+            continue
         values = graph.nodes[spec.name].values if spec.const else tensors[spec.name]
         words = np.asarray(tensor_words(np.asarray(values), spec.dtype)).reshape(-1)
-        images[spec.port][spec.address:spec.address + spec.words] = \
+        memory[spec.address:spec.address + spec.words] = \
             words.astype(np.int64).astype(np.uint32)
-    return images
+    return memory
 
 
-def output_tensors(manifest, by_port, lanes):
-    """The named output tensors of a run, from the vectors (``by_port``) its output
-    ports gave."""
+def output_tensors(manifest, by_port, lanes, section=None):
+    """The named output tensors of a run (of one section, when given), from the vectors
+    (``by_port``) its output ports gave."""
+    sec = section or manifest
     return {spec.name: tensor_values(unpack(by_port[spec.port], spec.shape, spec.order, lanes),
                                      spec.dtype)
-            for spec in manifest.outputs}
+            for spec in sec.outputs}
 
 
 def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
@@ -211,6 +238,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
                        "(terrazzo run --testbench cocotb) for Icarus or a wave file")
     p = check_program(bitstream, manifest, tensors, fabric=fabric,
                       bitstream_name=bitstream_name)
+    if manifest.sections:
+        return _run_sections(bitstream, manifest, tensors, p, locals())
     inputs, expect = port_streams(manifest, tensors, p.lanes)
     if manifest.dram:
         extra_dram = {"dram": dram_images(manifest, tensors)}
@@ -262,7 +291,78 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
         raise RunError(f"the fabric refused the bitstream (cfg_error {result.cfg_error})")
     outputs = output_tensors(manifest, result.outputs, p.lanes)
     return ProgramRun(outputs, result.cycles, manifest.ideal_cycles, result.cycles_per_second,
-                      result)
+                      result, (SectionRun(result.cycles, manifest.ideal_cycles),))
+
+
+def _run_sections(bitstream, manifest, tensors, p, args):
+    """:func:`run_program` for a program of several sections (``args`` its checked
+    arguments): every section in one run of one model, the DRAM memory kept from one
+    section to the next."""
+    specs = manifest.sections
+    bitstreams = unpack_sections(bitstream)
+    if len(bitstreams) != len(specs):
+        raise RunError(f"the program file holds {len(bitstreams)} sections; its manifest "
+                       f"lists {len(specs)}")
+    idle, backpressure = args["idle"], args["backpressure"]
+    max_cycles, timeout_cycles = args["max_cycles"], args["timeout_cycles"]
+    sections = []
+    for sec, words in zip(specs, bitstreams):
+        inputs, expect = port_streams(manifest, tensors, p.lanes, sec)
+        limit = timeout_cycles
+        if limit is None:
+            limit = run_timeout(sec.ideal_cycles, idle, backpressure, max_cycles)
+        elif isinstance(limit, int) and limit > max_cycles:
+            limit = max_cycles
+        sections.append((words, inputs, expect, limit))
+    testbench = args["testbench"]
+    if testbench == "harness":
+        runner = Harness(p, args["build_root"])
+    else:
+        runner = Runner(p, args["sim"], args["build_root"])
+        if args["verilator_config"] is not None:
+            runner.verilator_config = args["verilator_config"]
+    say = args["progress"] or (lambda line: None)
+    what = "C++ harness" if testbench == "harness" else f"{args['sim']} model"
+    say(f"{what} of fabric {p.name!r}: building unless cached (a first build "
+        f"generates the Verilog and compiles it, a minute or more)...")
+    t0 = time.monotonic()
+    extra = {}
+    if testbench == "harness":
+        runner.build()
+        if args["dram_latency"] is not None:
+            extra["dram_latency"] = args["dram_latency"]
+    else:
+        runner.build()
+    say(f"  ready in {time.monotonic() - t0:.0f} s; simulating {len(sections)} sections...")
+    t0 = time.monotonic()
+    result = runner.run_sections(
+        [(w, i, e) for w, i, e, _ in sections], dram=dram_images(manifest, tensors),
+        idle=idle, backpressure=backpressure, seed=args["seed"],
+        timeout_cycles=[t for *_, t in sections], **extra)
+    k = result.stopped
+    if k is not None:
+        r = result.sections[k]
+        if r.cfg_error:
+            raise RunError(f"the fabric refused the bitstream of section {k} "
+                           f"(cfg_error {r.cfg_error})")
+        if sections[k][3] == max_cycles and timeout_message(max_cycles) in r.message:
+            raise RunError(f"the simulation reached its limit of {max_cycles} cycles in "
+                           f"section {k} before the fabric was done; allow more with "
+                           f"--max-cycles (max_cycles= of run_program)")
+        where = f" (run directory {result.run_dir})" if result.run_dir else ""
+        raise SimulationError(f"section {k} of {len(specs)} failed ({r.status}){where}: "
+                              f"{r.message}")
+    outputs, runs = {}, []
+    for sec, r in zip(specs, result.sections):
+        outputs.update(output_tensors(manifest, r.outputs, p.lanes, sec))
+        runs.append(SectionRun(r.cycles, sec.ideal_cycles))
+    cycles = sum(r.cycles for r in runs)
+    say(f"  simulated {cycles} cycles in {len(runs)} sections in "
+        f"{time.monotonic() - t0:.0f} s")
+    sim_cycles = sum(r.sim_cycles for r in result.sections)
+    wall = sum(r.wall_seconds for r in result.sections)
+    return ProgramRun(outputs, cycles, manifest.ideal_cycles,
+                      sim_cycles / wall if wall else 0.0, result, tuple(runs))
 
 
 def golden_outputs(manifest, tensors):

@@ -3,11 +3,13 @@ cycle, with no Python in the loop.
 
 :class:`Harness` is a :class:`sim.build.FabricBuild` that builds and runs the *harness*:
 ``harness_main.cpp`` (shipped beside this module) linked with the Verilator model of
-the fabric's Verilog (``terrazzo_fabric``) that the cocotb testbench runs. :meth:`Harness.run` takes the same arguments as
-:meth:`sim.runner.Runner.run` (less ``wave``; plus ``ideal_cycles`` and ``progress``),
-checks them the same way (:func:`sim.job.check_run_args`, :func:`sim.job.check_timeout`,
-:func:`sim.job.check_dram`), returns the same :class:`sim.job.SimResult` and fails with
-the same messages. It drives the fabric by the same cycle-level stimulus contract as the
+the fabric's Verilog (``terrazzo_fabric``) that the cocotb testbench runs.
+:meth:`Harness.run` and :meth:`Harness.run_sections` take the same arguments as those
+of :class:`sim.runner.Runner` (less ``wave``; plus ``dram_latency``, and for ``run``
+``ideal_cycles`` and ``progress``), check them the same way
+(:func:`sim.job.check_sections`, :func:`sim.job.check_dram`), return the same
+:class:`sim.job.SimResult` / :class:`sim.job.SectionsResult` and fail with the same
+messages. It drives the fabric by the same cycle-level stimulus contract as the
 cocotb testbench (:mod:`sim.testbench`; docs/simulation.md, "Stimulus"), so for the
 same bitstream, inputs, ``idle``, ``backpressure`` and ``seed`` both give the same
 outputs and the same ``cycles`` (with DRAM ports: the same outputs and memory, but not
@@ -45,25 +47,40 @@ What the harness does
 
 DRAM ports
 ----------
-A fabric with ``dram_ports`` > 0 gets, per port the job gives memory to, an AXI4
-subordinate over that word array (word 0 at byte address 0). Its inputs are 0 during the
-reset, like every other input, and it runs from the first configuration cycle on, by the
-same discipline: it writes its inputs at the falling edges with the stimulus, reads the
-handshakes after the ``eval()``, and a transfer happens when ``valid`` and ``ready`` are
-both high then. ``arready``, ``awready`` and ``wready`` are always high, and any number
-of bursts may be outstanding. Read bursts are answered in order (``rid`` 0): the first
-beat is offered :data:`DRAM_LATENCY` cycles after the cycle of the AR handshake (1 would
-be the next cycle), then one beat per cycle while ``rready`` is high, ``rlast`` with the
-last, ``rresp`` 0. W beats are buffered until their AW has arrived and written byte by
-byte under ``wstrb``; a burst's beat count comes from ``awlen`` (``wlast`` is not
-checked), and its B (``bid`` 0, ``bresp`` 0) is offered :data:`DRAM_LATENCY` cycles
-after the cycle of its last W beat (or of its AW, if that came last). A burst's beats
-follow the beat that holds its address. A burst that is not INCR (``*burst`` 1) of
-full-width beats (``*size`` = log2 of the bytes per beat), or any of whose bytes lies
-outside the memory, is answered with SLVERR (2): every beat of a read, with data 0, or
-the B of a write, and changes nothing. Ports the job gives no memory keep their inputs
-at 0, like the cocotb testbench's. The memory of each port at the end of the run goes
+A fabric with ``dram_ports`` > 0 gets, when the job gives a memory, an AXI4 subordinate
+per DRAM port, all over that one word array (word 0 at byte address 0, for every port:
+byte address ``a`` of port ``k`` is word ``a // 4``, as DRAM behind an interconnect).
+Their inputs are 0 during the reset, like every other input, and they run from the first
+configuration cycle on, by the same discipline: they write their inputs at the falling
+edges with the stimulus, read the handshakes after the ``eval()``, and a transfer
+happens when ``valid`` and ``ready`` are both high then. Ports are served in port order
+within a cycle (a read offered in a cycle sees the writes of the cycles before it).
+``arready``, ``awready`` and ``wready`` are always high, and any number of bursts may
+be outstanding. Read bursts are answered in order (``rid`` 0): the first beat is offered
+``dram_latency`` (default :data:`DRAM_LATENCY`) cycles after the cycle of the AR
+handshake (1 would be the next cycle), then one beat per cycle while ``rready`` is high,
+``rlast`` with the last, ``rresp`` 0. W beats are buffered until their AW has arrived
+and written byte by byte under ``wstrb``; a burst's beat count comes from ``awlen``
+(``wlast`` is not checked), and its B (``bid`` 0, ``bresp`` 0) is offered
+``dram_latency`` cycles after the cycle of its last W beat (or of its AW, if that came
+last). A burst's beats follow the beat that holds its address. A burst that is not INCR
+(``*burst`` 1) of full-width beats (``*size`` = log2 of the bytes per beat), or any of
+whose bytes lies outside the memory, is answered with SLVERR (2): every beat of a read,
+with data 0, or the B of a write, and changes nothing. Without a memory the ports keep
+their inputs at 0, like the cocotb testbench's. The memory at the end of the run goes
 into the result; the DRAM model is compiled only for fabrics with DRAM ports.
+
+Sections
+--------
+:meth:`Harness.run_sections` runs several bitstreams in one harness process: the reset
+once, then per section the configuration (2), start (3) and data (4) phases above, on
+the model as the previous section left it, the DRAM memory and the DRAM models' state
+included. Before each section after the first, every input's ``tvalid`` and every
+output's ``tready`` go low at the falling edge at which its bitstream begins. Section
+``i`` draws its pauses from the streams of endpoint ``e + i * SECTION_STRIDE``
+(:func:`sim.job.section_endpoint`), so section 0 is exactly a run of one bitstream. The
+first section that does not end ok (a refused bitstream, a timeout, surplus vectors, a
+fabric that does not start) is the last. :meth:`Harness.run` is the case of one section.
 
 With ``progress=True`` the harness prints a line to the standard error about twice a
 second, ``\\r  cycle N (P% of ideal), R cycles/s`` (no percentage when ``ideal_cycles``
@@ -92,10 +109,10 @@ SHA-256 and the model's configuration), the SHA-256 of ``harness_main.cpp`` and 
 flags; it holds the lock file ``<fabric dir>/.harness<suffix>.lock`` meanwhile.
 
 Each run gets a directory ``<fabric dir>/runs/harness-XXXX`` with ``job.bin``,
-``dram{k}.bin`` (the initial memory of each DRAM port the run gives one, raw
-little-endian 32-bit words), ``result.bin`` and ``harness.log`` (the program's output),
-removed after a passing run and kept after a failure (``<build dir>/harness job.bin
-result.bin`` in it runs it again).
+``dram.bin`` (the initial DRAM memory, when the run has one, raw little-endian 32-bit
+words), ``result.bin`` and ``harness.log`` (the program's output), removed after a
+passing run and kept after a failure (``<build dir>/harness job.bin result.bin`` in it
+runs it again).
 
 The job and result files and the generated header ``harness_ports.h`` are
 :mod:`sim.harness_files`.
@@ -108,13 +125,14 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .build import FabricBuild, SimulationError, log_tail
-from .job import (JobError, SimResult, check_dram, check_probability, check_run_args,
-                  check_seed, check_timeout, timeout_message)
+from .job import (FAILURES, JobError, SectionsResult, SimResult, check_dram,
+                  check_probability, check_sections, check_seed, timeout_message)
 from .harness_files import (DRAM_LATENCY, STATUS, ports_header, read_result,
                             write_job)
 from .verilator import verilator_bin
@@ -222,17 +240,18 @@ class Harness(FabricBuild):
             timeout_cycles=None, configure_only=False, dram=None, ideal_cycles=0,
             progress=False, dram_latency=DRAM_LATENCY):
         """Load ``bitstream``, start the fabric, stream ``inputs`` in and collect
-        ``expect`` vectors out, in the harness (built on first use).
+        ``expect`` vectors out, in the harness (built on first use): :meth:`run_sections`
+        of one section.
 
         Parameters
         ----------
         bitstream, inputs, expect, idle, backpressure, seed, timeout_cycles, configure_only
             As for :meth:`sim.runner.Runner.run`.
-        dram : dict or None
-            DRAM port -> its initial memory, as for :meth:`sim.runner.Runner.run`
-            (:func:`sim.job.check_dram`); each port is the harness's DRAM model over
-            that memory (module docstring, "DRAM ports"), and the result's ``dram``
-            gives its contents at the end.
+        dram : array or None
+            The DRAM memory, as for :meth:`sim.runner.Runner.run`
+            (:func:`sim.job.check_dram`): every DRAM port is the harness's DRAM model
+            over it (module docstring, "DRAM ports"), and the result's ``dram`` is the
+            memory at the end.
         dram_latency : int
             Cycles from an AR handshake to its first beat, and from a burst's last W beat
             to its B, in the DRAM model (1 to 65535; default :data:`DRAM_LATENCY`): a
@@ -246,8 +265,8 @@ class Harness(FabricBuild):
         -------
         SimResult
             If the bitstream is rejected, ``cfg_error`` is its code, ``cycles`` -1 and
-            ``outputs`` empty (likewise with ``configure_only``); ``dram`` has the memory
-            of every port given one, whether or not the fabric ran.
+            ``outputs`` empty (likewise with ``configure_only``); ``dram`` is the memory,
+            whether or not the fabric ran.
 
         Raises
         ------
@@ -258,12 +277,58 @@ class Harness(FabricBuild):
             not starting), with the same messages as the cocotb testbench, naming the run
             directory, which is kept.
         """
+        result = self._run([(bitstream, inputs, expect)], dram=dram, idle=idle,
+                           backpressure=backpressure, seed=seed,
+                           timeout_cycles=timeout_cycles, dram_latency=dram_latency,
+                           configure_only=configure_only, ideal_cycles=ideal_cycles,
+                           progress=progress)
+        section, = result.sections
+        if section.status in FAILURES:
+            raise SimulationError(f"harness simulation failed (run directory "
+                                  f"{result.run_dir}):\n{section.message}")
+        return replace(section, dram=result.dram)
+
+    def run_sections(self, sections, *, dram=None, idle=0.0, backpressure=0.0, seed=0,
+                     timeout_cycles=None, dram_latency=DRAM_LATENCY, progress=False):
+        """Run several bitstreams one after the other in one harness process, as
+        :meth:`sim.runner.Runner.run_sections` does under cocotb (module docstring,
+        "Sections"): reset once, then per section load, start, stream; the DRAM memory
+        persists.
+
+        Parameters
+        ----------
+        sections, dram, idle, backpressure, seed, timeout_cycles
+            As for :meth:`sim.runner.Runner.run_sections`.
+        dram_latency, progress
+            As for :meth:`run` (a progress line per section).
+
+        Returns
+        -------
+        SectionsResult
+            A :class:`SimResult` per section that ran, the last being the one that ended
+            the run early if one did (status ``"cfg_error"`` or one of
+            :data:`sim.job.FAILURES`, with the report as its ``message``); ``dram`` is the
+            memory at the end; ``run_dir`` the kept run directory after a failure.
+
+        Raises
+        ------
+        JobError
+            For bad arguments (with several sections the message begins ``section i: ``).
+        SimulationError
+            If the build fails or the harness cannot run the job.
+        """
+        return self._run(sections, dram=dram, idle=idle, backpressure=backpressure,
+                         seed=seed, timeout_cycles=timeout_cycles,
+                         dram_latency=dram_latency, configure_only=False, ideal_cycles=0,
+                         progress=progress)
+
+    def _run(self, sections, *, dram, idle, backpressure, seed, timeout_cycles,
+             dram_latency, configure_only, ideal_cycles, progress):
         idle = check_probability("idle", idle)
         backpressure = check_probability("backpressure", backpressure)
         seed = check_seed("seed", seed)
-        inputs, expect = check_run_args(self.params, bitstream, inputs, expect)
+        sections = check_sections(self.params, sections, timeout_cycles, idle, backpressure)
         dram = check_dram(self.params, dram)
-        timeout_cycles = check_timeout(timeout_cycles, inputs, expect, idle, backpressure)
         if not isinstance(ideal_cycles, (int, np.integer)) or isinstance(ideal_cycles, bool) \
                 or not 0 <= ideal_cycles < 2**63:
             raise JobError(f"ideal_cycles must be a non-negative integer, not "
@@ -281,9 +346,8 @@ class Harness(FabricBuild):
         runs.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix="harness-", dir=runs))
         job, result_file, log = run_dir / "job.bin", run_dir / "result.bin", run_dir / "harness.log"
-        write_job(job, bitstream=bitstream, lanes=self.lanes, io_in=self.params.io_in,
-                  io_out=self.params.io_out, inputs=inputs, expect=expect, idle=idle,
-                  backpressure=backpressure, seed=seed, timeout_cycles=timeout_cycles,
+        write_job(job, lanes=self.lanes, io_in=self.params.io_in, io_out=self.params.io_out,
+                  sections=sections, idle=idle, backpressure=backpressure, seed=seed,
                   configure_only=configure_only, ideal_cycles=int(ideal_cycles), dram=dram,
                   dram_latency=int(dram_latency))
         cmd = [str(build_dir / EXECUTABLE), str(job), str(result_file)]
@@ -300,27 +364,40 @@ class Harness(FabricBuild):
         if r is None:
             raise SimulationError(f"harness simulation exited with code {code} {where}; "
                                   f"end of log:\n{log_tail(log)}")
-        message = self._failure(r, bitstream, inputs, expect, timeout_cycles)
-        if message:
-            raise SimulationError(f"harness simulation failed {where}:\n{message}")
+        if not 0 < len(r.sections) <= len(sections) or any(
+                STATUS.get(x.status) is None for x in r.sections):
+            raise SimulationError(f"harness simulation reported {len(r.sections)} sections "
+                                  f"of {len(sections)} or an unknown status {where}")
+        results = tuple(self._section(x, s, configure_only)
+                        for x, s in zip(r.sections, sections))
+        if any(x.status in FAILURES for x in results):
+            return SectionsResult(results, r.dram, run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
-        started = r.status == 0 and not configure_only
-        return SimResult(outputs={port: r.kept[port] for port in sorted(expect)} if started
-                         else {},
+        return SectionsResult(results, r.dram)
+
+    @classmethod
+    def _section(cls, r, section, configure_only):
+        """The :class:`SimResult` of section result ``r`` of ``section``."""
+        status = STATUS[r.status]
+        started = status in ("ok", "timeout", "too many vectors") and not configure_only
+        return SimResult(outputs={port: r.kept[port] for port in sorted(section.expect)}
+                         if started else {},
                          cycles=r.cycles if started else -1, cfg_error=r.cfg_error,
                          configured=bool(r.configured),
                          sim_cycles=r.sim_cycles if started else 0,
-                         wall_seconds=r.wall_seconds if started else 0.0, dram=r.dram)
+                         wall_seconds=r.wall_seconds if started else 0.0,
+                         status=status, message=cls._failure(r, section) or "")
 
     @staticmethod
-    def _failure(r, bitstream, inputs, expect, timeout_cycles):
-        """The failure message of result ``r`` in the cocotb testbench's words, or None
-        for a run that passed (or whose bitstream was rejected)."""
+    def _failure(r, section):
+        """The failure message of section result ``r`` in the cocotb testbench's words,
+        or None for a section that passed (or whose bitstream was rejected)."""
         status = STATUS.get(r.status)
+        inputs, expect = section.inputs, section.expect
         if status in ("ok", "cfg_error"):
             return None
         if status == "config timeout":
-            n = len(bitstream) // 4
+            n = len(section.bitstream) // 4
             return (f"the fabric was neither configured nor reported a cfg_error within "
                     f"{n + 1000} cycles after the {n}-word bitstream "
                     f"({'all' if r.words_taken == n else f'{r.words_taken} of {n}'} words "
@@ -330,15 +407,14 @@ class Harness(FabricBuild):
         if status == "did not start":
             return f"the fabric did not start (configured={r.configured}, done={r.done})"
         if status == "timeout":
-            lines = [f"{timeout_message(timeout_cycles)} (running={r.running}, "
+            lines = [f"{timeout_message(section.timeout_cycles)} (running={r.running}, "
                      f"done={r.done}, cycles={r.cycles})"]
             lines += [f"  in{port}: {r.sent[port]} of {len(inputs[port])} vectors put on "
                       f"the bus" for port in sorted(inputs)]
             lines += [f"  out{port}: {r.arrived[port]} of {expect[port]} vectors arrived"
                       for port in sorted(expect)]
             return "\n".join(lines)
-        if status == "too many vectors":
-            return "more vectors than expected: " + ", ".join(
-                f"out{port} sent {n} (expected {expect.get(port, 0)})"
-                for port, n in enumerate(r.arrived) if n > expect.get(port, 0))
-        return f"the harness reported an unknown status {r.status}"
+        # too many vectors
+        return "more vectors than expected: " + ", ".join(
+            f"out{port} sent {n} (expected {expect.get(port, 0)})"
+            for port, n in enumerate(r.arrived) if n > expect.get(port, 0))

@@ -3,16 +3,22 @@
 //
 // usage: harness JOB RESULT [--progress]
 //
-// The file formats, the stimulus and the exit codes are documented in sim/harness.py,
-// which writes the job, builds this program and reads the result. The port list of the
+// The file formats and the exit codes are documented in sim/harness_files.py, the stimulus
+// in sim/harness.py, which writes the job, builds this program and reads the result
+// (through sim/harness_files.py). The port list of the
 // fabric comes from harness_ports.h, which sim/harness.py generates per fabric:
 //   TZ_LANES, TZ_IO_IN, TZ_IO_OUT, the X-macros TZ_IN_PORTS(X), TZ_OUT_PORTS(X),
 //   which apply X to each port number, and TzModel, the Verilated model's class (the
 //   model the cocotb testbench runs, which this program is linked with); for the DRAM
 //   ports TZ_DRAM_PORTS, TZ_DRAM_BEAT (32-bit words per AXI4 data beat) and the X-macro
-//   TZ_DRAM_LIST(X). The DRAM model (an AXI4 subordinate per port) is compiled only when
-//   TZ_DRAM_PORTS is non-zero, so a fabric without DRAM ports gets the program it had
-//   before.
+//   TZ_DRAM_LIST(X). The DRAM model (an AXI4 subordinate per port, all over one memory) is
+//   compiled only when TZ_DRAM_PORTS is non-zero, so a fabric without DRAM ports gets no
+//   DRAM code.
+//
+// A job is a list of sections, run one after the other on the model, which is reset once:
+// each section loads its bitstream (reconfiguring the fabric as the previous section left
+// it), starts the fabric and streams its data; the DRAM memory persists. The first section
+// that does not end OK is the last.
 
 #include <chrono>
 #include <cstdint>
@@ -96,8 +102,12 @@ struct OutPort {
 
 // -- job and result files -------------------------------------------------------------------
 
-const char JOB_MAGIC[8] = {'T', 'Z', 'H', 'J', 'O', 'B', '0', '1'};
-const char RESULT_MAGIC[8] = {'T', 'Z', 'H', 'R', 'E', 'S', '0', '2'};
+const char JOB_MAGIC[8] = {'T', 'Z', 'H', 'J', 'O', 'B', '0', '2'};
+const char RESULT_MAGIC[8] = {'T', 'Z', 'H', 'R', 'E', 'S', '0', '3'};
+
+// Section i draws its pauses from the streams of endpoint e + i * SECTION_STRIDE
+// (sim.job.section_endpoint).
+constexpr uint64_t SECTION_STRIDE = 0x20000;
 
 enum Status : uint32_t {
     OK = 0,
@@ -115,19 +125,20 @@ struct Input {
     std::vector<uint32_t> data;    // vectors * WORDS
 };
 
-struct DramImage {
-    uint32_t port;
-    uint32_t latency;              // cycles from an AR or a last W beat to its answer
-    std::vector<uint32_t> words;   // the memory, word 0 at byte address 0
+struct Section {
+    uint64_t timeout = 0;
+    std::vector<uint32_t> words;    // the bitstream
+    std::vector<Input> inputs;
+    std::vector<int64_t> expect;    // per output port; -1: not expected
 };
 
 struct Job {
     uint32_t flags = 0;
-    uint64_t idle = 0, backpressure = 0, seed = 0, timeout = 0, ideal = 0;
-    std::vector<uint32_t> words;
-    std::vector<Input> inputs;
-    std::vector<int64_t> expect;    // per output port; -1: not expected
-    std::vector<DramImage> drams;   // in the job's order (ascending ports)
+    uint64_t idle = 0, backpressure = 0, seed = 0, ideal = 0;
+    uint32_t dram_latency = 1;      // cycles from an AR or a last W beat to its answer
+    bool has_memory = false;
+    std::vector<uint32_t> memory;   // the DRAM memory, word 0 at byte address 0
+    std::vector<Section> sections;
 };
 
 struct Reader {
@@ -169,6 +180,37 @@ void read_memory(const std::string& path, uint64_t count, std::vector<uint32_t>&
         fail("DRAM image " + path + " is not " + std::to_string(count) + " words");
 }
 
+void read_section(Reader& r, Section& section) {
+    section.timeout = r.value<uint64_t>();
+    uint32_t words = r.value<uint32_t>(), n_inputs = r.value<uint32_t>(),
+             n_expect = r.value<uint32_t>();
+    r.value<uint32_t>();
+    if (words > (r.bytes.size() - r.at) / 4) fail("truncated job file");
+    section.words.resize(words);
+    r.take(section.words.data(), 4 * std::size_t(words));
+    for (uint32_t i = 0; i < n_inputs && r.ok; ++i) {
+        Input in;
+        in.port = r.value<uint32_t>();
+        r.value<uint32_t>();
+        in.vectors = r.value<uint64_t>();
+        if (in.port >= TZ_IO_IN)
+            fail("input port " + std::to_string(in.port) + " out of range");
+        if (in.vectors > (r.bytes.size() - r.at) / (4 * WORDS)) fail("truncated job file");
+        in.data.resize(in.vectors * WORDS);
+        r.take(in.data.data(), 4 * in.data.size());
+        section.inputs.push_back(std::move(in));
+    }
+    section.expect.assign(TZ_IO_OUT, -1);
+    for (uint32_t i = 0; i < n_expect && r.ok; ++i) {
+        uint32_t port = r.value<uint32_t>();
+        r.value<uint32_t>();
+        uint64_t count = r.value<uint64_t>();
+        if (port >= TZ_IO_OUT) fail("output port " + std::to_string(port) + " out of range");
+        section.expect[port] = static_cast<int64_t>(count);
+    }
+    if (r.ok && section.words.empty()) fail("a section of the job has no bitstream");
+}
+
 Job read_job(const char* path) {
     Reader r;
     FILE* f = std::fopen(path, "rb");
@@ -194,68 +236,48 @@ Job read_job(const char* path) {
     job.idle = r.value<uint64_t>();
     job.backpressure = r.value<uint64_t>();
     job.seed = r.value<uint64_t>();
-    job.timeout = r.value<uint64_t>();
     job.ideal = r.value<uint64_t>();
-    uint32_t words = r.value<uint32_t>(), n_inputs = r.value<uint32_t>(),
-             n_expect = r.value<uint32_t>(), n_dram = r.value<uint32_t>();
-    job.words.resize(words);
-    r.take(job.words.data(), 4 * std::size_t(words));
-    for (uint32_t i = 0; i < n_inputs && r.ok; ++i) {
-        Input in;
-        in.port = r.value<uint32_t>();
-        r.value<uint32_t>();
-        in.vectors = r.value<uint64_t>();
-        if (in.port >= TZ_IO_IN) fail("input port " + std::to_string(in.port) + " out of range");
-        if (in.vectors > (r.bytes.size() - r.at) / (4 * WORDS)) fail("truncated job file");
-        in.data.resize(in.vectors * WORDS);
-        r.take(in.data.data(), 4 * in.data.size());
-        job.inputs.push_back(std::move(in));
+    uint32_t n_sections = r.value<uint32_t>();
+    job.dram_latency = r.value<uint32_t>();
+    uint64_t memory_words = r.value<uint64_t>(), length = r.value<uint64_t>();
+    if (job.dram_latency < 1) fail("DRAM latency must be at least one cycle");
+    if (n_sections < 1) fail("the job has no sections");
+    if (length > r.bytes.size() - r.at) fail("truncated job file");
+    std::string name(length, '\0');
+    r.take(&name[0], length);
+    if (memory_words) {
+        if (TZ_DRAM_PORTS == 0)
+            fail("the job has a DRAM memory, but this fabric has no DRAM ports");
+        // the memory file is named relative to the job file's folder
+        std::string folder(path);
+        const std::size_t slash = folder.find_last_of('/');
+        folder.erase(slash == std::string::npos ? 0 : slash + 1);
+        read_memory(folder + name, memory_words, job.memory);
+        job.has_memory = true;
     }
-    job.expect.assign(TZ_IO_OUT, -1);
-    for (uint32_t i = 0; i < n_expect && r.ok; ++i) {
-        uint32_t port = r.value<uint32_t>();
-        r.value<uint32_t>();
-        uint64_t count = r.value<uint64_t>();
-        if (port >= TZ_IO_OUT) fail("output port " + std::to_string(port) + " out of range");
-        job.expect[port] = static_cast<int64_t>(count);
-    }
-    // DRAM images are named relative to the job file's folder.
-    std::string folder(path);
-    const std::size_t slash = folder.find_last_of('/');
-    folder.erase(slash == std::string::npos ? 0 : slash + 1);
-    for (uint32_t i = 0; i < n_dram && r.ok; ++i) {
-        DramImage image;
-        image.port = r.value<uint32_t>();
-        image.latency = r.value<uint32_t>();
-        uint64_t count = r.value<uint64_t>(), length = r.value<uint64_t>();
-        if (image.port >= static_cast<uint32_t>(TZ_DRAM_PORTS))
-            fail("DRAM port " + std::to_string(image.port) + " out of range (this harness " +
-                 "was built for " + std::to_string(TZ_DRAM_PORTS) + ")");
-        for (const DramImage& other : job.drams)
-            if (other.port == image.port)
-                fail("DRAM port " + std::to_string(image.port) + " given twice");
-        if (image.latency < 1) fail("DRAM latency must be at least one cycle");
-        if (length > r.bytes.size() - r.at) fail("truncated job file");
-        std::string name(length, '\0');
-        r.take(&name[0], length);
-        read_memory(folder + name, count, image.words);
-        job.drams.push_back(std::move(image));
+    job.sections.resize(n_sections);
+    for (Section& section : job.sections) {
+        if (!r.ok) break;
+        read_section(r, section);
     }
     if (!r.ok || r.at != r.bytes.size()) fail("truncated or overlong job file");
-    if (job.words.empty()) fail("the job has no bitstream");
     return job;
 }
 
+// What one section gave.
 struct Result {
     uint32_t status = OK, cfg_error = 0, configured = 0, running = 0, done = 0;
     int64_t cycles = -1;
     uint64_t sim_cycles = 0;
     double wall_seconds = 0.0;
     uint64_t words_taken = 0;
+    uint64_t sent[TZ_IO_IN] = {};
+    uint64_t arrived[TZ_IO_OUT] = {};
+    std::vector<uint32_t> kept[TZ_IO_OUT];    // per output port
 };
 
 #if TZ_DRAM_PORTS > 0
-// -- the DRAM ports: an AXI4 subordinate over a word array per port -------------------------
+// -- the DRAM ports: an AXI4 subordinate per port, all over one word array ------------------
 //
 // AR, AW and W are always ready; each burst is checked when its AR or AW arrives. Read
 // bursts answer in order (one ID), the first beat `latency` cycles after the AR, then one
@@ -264,7 +286,8 @@ struct Result {
 // beat (its beat count comes from awlen; wlast is not checked). Any number of bursts may
 // be outstanding. A burst that is not INCR of full-width beats, or any of whose bytes
 // lies outside the memory, answers SLVERR (every beat of a read, with data 0; the B of a
-// write) and changes nothing.
+// write) and changes nothing. Every port works on the same memory (one address space, as
+// DRAM behind an interconnect); within a cycle the ports sample in port order.
 
 constexpr int BEAT = TZ_DRAM_BEAT;                     // 32-bit words per beat
 constexpr uint64_t BEAT_BYTES = 4 * BEAT;
@@ -295,17 +318,14 @@ struct DramPins {
 
 class DramPort {
 public:
-    // Without memory (the job gave the port none) the port stays as quiet() left it.
-    void attach(const DramPins& pins, DramImage* image) {
+    // Without memory (the job has none) the port stays as quiet() left it. Every port
+    // attaches to the same memory: port k's byte address a is word a / 4 of it.
+    void attach(const DramPins& pins, std::vector<uint32_t>* memory, uint32_t latency) {
         pins_ = pins;
-        if (image) {
-            active_ = true;
-            latency_ = image->latency;
-            memory_ = std::move(image->words);
-        }
+        memory_ = memory;
+        active_ = memory != nullptr;
+        latency_ = latency;
     }
-    bool active() const { return active_; }
-    const std::vector<uint32_t>& memory() const { return memory_; }
 
     // At a falling edge: what the next rising edge will see.
     void drive(TzModel* top) {
@@ -315,7 +335,7 @@ public:
             const Burst& b = reads_.front();
             static const uint32_t zero[BEAT] = {};
             pins_.put_rdata(top, b.resp == RESP_OKAY
-                                     ? memory_.data() + b.word + uint64_t(b.moved) * BEAT
+                                     ? memory_->data() + b.word + uint64_t(b.moved) * BEAT
                                      : zero);
             *pins_.rresp = b.resp;
             *pins_.rlast = b.moved + 1 == b.beats;
@@ -385,13 +405,13 @@ private:
     Burst burst(uint32_t addr, uint8_t len, uint8_t size, uint8_t kind, uint64_t due) const {
         const uint64_t first = addr / BEAT_BYTES, beats = uint64_t(len) + 1;
         const bool ok = size == BEAT_SIZE && kind == BURST_INCR &&
-                        (first + beats) * BEAT <= memory_.size();
+                        (first + beats) * BEAT <= memory_->size();
         return Burst{first * BEAT, static_cast<uint32_t>(beats), 0, due,
                      ok ? RESP_OKAY : RESP_SLVERR};
     }
 
     void store(uint64_t word, const WBeat& w) {
-        uint32_t* m = memory_.data() + word;
+        uint32_t* m = memory_->data() + word;
         for (int i = 0; i < BEAT; ++i) {
             const uint32_t strobes = (w.strb[i / 8] >> (4 * (i % 8))) & 0xF;
             uint32_t mask = 0;
@@ -405,7 +425,7 @@ private:
     bool active_ = false;
     uint64_t latency_ = 1;
     uint64_t now_ = 0;                  // cycles sampled so far
-    std::vector<uint32_t> memory_;
+    std::vector<uint32_t>* memory_ = nullptr;   // shared by every port
     std::deque<Burst> reads_, writes_;  // reads: until their last R beat; writes: W beats
     std::deque<WBeat> beats_;           // W beats waiting for their AW
     std::deque<Answer> answers_;        // B responses not yet taken
@@ -416,7 +436,7 @@ private:
 
 class Harness {
 public:
-    // Takes the DRAM images out of `job` (each port's model owns its memory).
+    // Takes the DRAM memory out of `job` (the DRAM ports share it).
     Harness(Job& job, bool progress)
         : job_(job), progress_(progress), top_(new TzModel{&context_}) {
 #define TZ_BIND_IN(k)                                                                     \
@@ -429,6 +449,8 @@ public:
         TZ_OUT_PORTS(TZ_BIND_OUT)
 #undef TZ_BIND_IN
 #undef TZ_BIND_OUT
+        has_memory_ = job.has_memory;
+        memory_ = std::move(job.memory);
 #if TZ_DRAM_PORTS > 0
 #define TZ_PIN(k, name) &top_->dram##k##_##name
 #define TZ_BIND_DRAM(k)                                                                   \
@@ -445,30 +467,10 @@ public:
         TZ_DRAM_LIST(TZ_BIND_DRAM)
 #undef TZ_BIND_DRAM
 #undef TZ_PIN
-        for (int k = 0; k < TZ_DRAM_PORTS; ++k) {
-            DramImage* image = nullptr;
-            for (DramImage& d : job.drams)
-                if (d.port == static_cast<uint32_t>(k)) image = &d;
-            drams_[k].attach(dram_pins_[k], image);
-        }
+        for (int k = 0; k < TZ_DRAM_PORTS; ++k)
+            drams_[k].attach(dram_pins_[k], has_memory_ ? &memory_ : nullptr,
+                             job.dram_latency);
 #endif
-        for (int k = 0; k < TZ_IO_IN; ++k) {
-            in_pause_.emplace_back(job.seed, k, job.idle);
-            queue_[k] = nullptr;
-            queued_[k] = sent_[k] = 0;
-            valid_[k] = 0;
-        }
-        for (const Input& in : job.inputs) {
-            queue_[in.port] = in.data.data();
-            queued_[in.port] = in.vectors;
-        }
-        for (int k = 0; k < TZ_IO_OUT; ++k) {
-            out_pause_.emplace_back(job.seed, OUT_BASE + k, job.backpressure);
-            arrived_[k] = 0;
-            ready_[k] = 0;
-            keep_[k] = job.expect[k] < 0 ? 0 : static_cast<uint64_t>(job.expect[k]);
-            kept_[k].reserve(keep_[k] * WORDS);
-        }
     }
 
     ~Harness() {
@@ -476,13 +478,10 @@ public:
         delete top_;
     }
 
-    Result run();
-    const uint64_t* sent() const { return sent_; }
-    const uint64_t* arrived() const { return arrived_; }
-    const std::vector<uint32_t>& kept(int k) const { return kept_[k]; }
-#if TZ_DRAM_PORTS > 0
-    const DramPort& dram(int k) const { return drams_[k]; }
-#endif
+    // Every section in order, until one does not end OK (it is the last result).
+    std::vector<Result> run();
+    bool has_memory() const { return has_memory_; }
+    const std::vector<uint32_t>& memory() const { return memory_; }
 
 private:
     // Writes happen at a falling edge; eval() settles them, the handshakes are read,
@@ -513,13 +512,24 @@ private:
         for (DramPort& d : drams_) d.sample(top_);
 #endif
     }
+    // A cycle that writes nothing but the DRAM ports' inputs.
+    void dram_cycle() {
+        dram_drive();
+        top_->eval();
+        dram_sample();
+        clock();
+    }
     void quiet();
+    void quiet_streams();
     void reset();
-    bool configure(Result& result);
+    void begin(const Section& section, uint64_t index);
+    bool configure(const Section& section, Result& result);
     bool start(Result& result);
     void data_cycle();
     bool complete() const;
     void report(uint64_t cycle, std::chrono::steady_clock::time_point t0, bool last);
+    Result run_section(uint64_t index);
+    void finish(Result& result);
 
     const Job& job_;
     bool progress_;
@@ -527,6 +537,8 @@ private:
     TzModel* top_;
     InPort ins_[TZ_IO_IN];
     OutPort outs_[TZ_IO_OUT];
+    // the current section's streams
+    const Section* section_ = nullptr;
     std::vector<PauseStream> in_pause_, out_pause_;
     const uint32_t* queue_[TZ_IO_IN];
     uint64_t queued_[TZ_IO_IN], sent_[TZ_IO_IN];
@@ -534,6 +546,9 @@ private:
     uint64_t arrived_[TZ_IO_OUT], keep_[TZ_IO_OUT];
     CData ready_[TZ_IO_OUT];
     std::vector<uint32_t> kept_[TZ_IO_OUT];
+    // the DRAM memory, the same for every port and every section
+    bool has_memory_ = false;
+    std::vector<uint32_t> memory_;
 #if TZ_DRAM_PORTS > 0
     DramPins dram_pins_[TZ_DRAM_PORTS];
     DramPort drams_[TZ_DRAM_PORTS];
@@ -547,11 +562,10 @@ void Harness::quiet() {
     top_->cfg_tlast = 0;
     top_->cfg_tdata = 0;
     for (InPort& p : ins_) {
-        *p.tvalid = 0;
         *p.tlast = 1;    // the fabric ignores tlast on data inputs
         p.put_data(top_, zero);
     }
-    for (OutPort& p : outs_) *p.tready = 0;
+    quiet_streams();
 #if TZ_DRAM_PORTS > 0
     const uint32_t beat[BEAT] = {};
     for (int k = 0; k < TZ_DRAM_PORTS; ++k) {
@@ -563,6 +577,12 @@ void Harness::quiet() {
 #endif
 }
 
+// Every input's tvalid and every output's tready low (also between sections).
+void Harness::quiet_streams() {
+    for (int k = 0; k < TZ_IO_IN; ++k) *ins_[k].tvalid = valid_[k] = 0;
+    for (int k = 0; k < TZ_IO_OUT; ++k) *outs_[k].tready = ready_[k] = 0;
+}
+
 void Harness::reset() {
     quiet();
     top_->clk = 0;
@@ -572,8 +592,32 @@ void Harness::reset() {
     top_->rst = 0;    // the configuration phase begins at this falling edge
 }
 
-bool Harness::configure(Result& result) {
-    const std::vector<uint32_t>& words = job_.words;
+// The streams of section `index`: its vectors, its pause streams, nothing sent yet.
+void Harness::begin(const Section& section, uint64_t index) {
+    section_ = &section;
+    in_pause_.clear();
+    out_pause_.clear();
+    for (int k = 0; k < TZ_IO_IN; ++k) {
+        in_pause_.emplace_back(job_.seed, k + index * SECTION_STRIDE, job_.idle);
+        queue_[k] = nullptr;
+        queued_[k] = sent_[k] = 0;
+    }
+    for (const Input& in : section.inputs) {
+        queue_[in.port] = in.data.data();
+        queued_[in.port] = in.vectors;
+    }
+    for (int k = 0; k < TZ_IO_OUT; ++k) {
+        out_pause_.emplace_back(job_.seed, OUT_BASE + k + index * SECTION_STRIDE,
+                                job_.backpressure);
+        arrived_[k] = 0;
+        keep_[k] = section.expect[k] < 0 ? 0 : static_cast<uint64_t>(section.expect[k]);
+        kept_[k].clear();
+        kept_[k].reserve(keep_[k] * WORDS);
+    }
+}
+
+bool Harness::configure(const Section& section, Result& result) {
+    const std::vector<uint32_t>& words = section.words;
     const uint64_t n = words.size(), limit = n + 1000;
     uint64_t taken = 0, idle = 0;
     for (;;) {
@@ -659,7 +703,8 @@ void Harness::data_cycle() {
 
 bool Harness::complete() const {
     for (int k = 0; k < TZ_IO_OUT; ++k)
-        if (job_.expect[k] >= 0 && arrived_[k] < static_cast<uint64_t>(job_.expect[k]))
+        if (section_->expect[k] >= 0 &&
+            arrived_[k] < static_cast<uint64_t>(section_->expect[k]))
             return false;
     return top_->done;
 }
@@ -678,31 +723,44 @@ void Harness::report(uint64_t cycle, std::chrono::steady_clock::time_point t0, b
     std::fflush(stderr);
 }
 
-Result Harness::run() {
+// The section's stream counts and kept vectors go into its result.
+void Harness::finish(Result& result) {
+    for (int k = 0; k < TZ_IO_IN; ++k) result.sent[k] = sent_[k];
+    for (int k = 0; k < TZ_IO_OUT; ++k) {
+        result.arrived[k] = arrived_[k];
+        result.kept[k] = std::move(kept_[k]);
+    }
+}
+
+Result Harness::run_section(uint64_t index) {
+    const Section& section = job_.sections[index];
     Result result;
-    reset();
-    bool configured = configure(result);
+    // A section after the first begins at the falling edge that ends the previous one.
+    if (index) quiet_streams();
+    begin(section, index);
+    bool configured = configure(section, result);
     if (configured && (result.cfg_error || (job_.flags & 1))) {
         // A rejected bitstream must leave the fabric unconfigured, not just late.
-        for (uint64_t i = 0; i < job_.words.size() + 64; ++i) {
-            dram_drive();
-            top_->eval();
-            dram_sample();
-            clock();
-        }
+        for (uint64_t i = 0; i < section.words.size() + 64; ++i) dram_cycle();
         result.status = result.cfg_error ? CFG_ERROR : OK;
         result.configured = top_->configured;
+        finish(result);
         return result;
     }
     if (!configured) {
         result.configured = top_->configured;
+        finish(result);
         return result;
     }
     if (!top_->configured) {
         result.status = NOT_CONFIGURED;
+        finish(result);
         return result;
     }
-    if (!start(result)) return result;
+    if (!start(result)) {
+        finish(result);
+        return result;
+    }
 
     using clock_type = std::chrono::steady_clock;
     const auto t0 = clock_type::now();
@@ -710,7 +768,7 @@ Result Harness::run() {
     uint64_t cycle = 0;
     bool shown_any = false;
     while (!complete()) {
-        if (cycle == job_.timeout) {
+        if (cycle == section.timeout) {
             result.status = TIMEOUT;
             result.running = top_->running;
             result.done = top_->done;
@@ -719,6 +777,7 @@ Result Harness::run() {
             result.wall_seconds =
                 std::chrono::duration<double>(clock_type::now() - t0).count();
             if (shown_any) report(cycle, t0, true);
+            finish(result);
             return result;
         }
         data_cycle();
@@ -746,47 +805,49 @@ Result Harness::run() {
     result.configured = top_->configured;
     result.running = top_->running;
     result.done = top_->done;
+    finish(result);
     return result;
 }
 
-void write_result(const char* path, const Result& r, const Harness& h) {
+std::vector<Result> Harness::run() {
+    std::vector<Result> results;
+    reset();
+    for (uint64_t i = 0; i < job_.sections.size(); ++i) {
+        results.push_back(run_section(i));
+        if (results.back().status != OK) break;
+    }
+    return results;
+}
+
+void write_result(const char* path, const std::vector<Result>& results, const Harness& h) {
     std::string tmp = std::string(path) + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) fail("cannot write " + tmp);
     auto out = [&](const void* p, std::size_t n) {
         if (n && std::fwrite(p, 1, n, f) != n) fail("cannot write " + tmp);
     };
-    const uint32_t fields[] = {r.status, r.cfg_error, r.configured, r.running, r.done,
-                               TZ_IO_IN, TZ_IO_OUT, TZ_LANES};
+    const uint32_t head[] = {static_cast<uint32_t>(results.size()), TZ_IO_IN, TZ_IO_OUT,
+                             TZ_LANES};
     out(RESULT_MAGIC, 8);
-    out(fields, sizeof fields);
-    out(&r.cycles, 8);
-    out(&r.sim_cycles, 8);
-    out(&r.wall_seconds, 8);
-    out(&r.words_taken, 8);
-    out(h.sent(), 8 * TZ_IO_IN);
-    out(h.arrived(), 8 * TZ_IO_OUT);
-    for (int k = 0; k < TZ_IO_OUT; ++k) {
-        uint64_t kept = h.kept(k).size() / WORDS;
-        out(&kept, 8);
+    out(head, sizeof head);
+    for (const Result& r : results) {
+        const uint32_t fields[] = {r.status, r.cfg_error, r.configured, r.running, r.done, 0};
+        out(fields, sizeof fields);
+        out(&r.cycles, 8);
+        out(&r.sim_cycles, 8);
+        out(&r.wall_seconds, 8);
+        out(&r.words_taken, 8);
+        out(r.sent, 8 * TZ_IO_IN);
+        out(r.arrived, 8 * TZ_IO_OUT);
+        for (int k = 0; k < TZ_IO_OUT; ++k) {
+            uint64_t kept = r.kept[k].size() / WORDS;
+            out(&kept, 8);
+        }
+        for (int k = 0; k < TZ_IO_OUT; ++k) out(r.kept[k].data(), 4 * r.kept[k].size());
     }
-    for (int k = 0; k < TZ_IO_OUT; ++k) out(h.kept(k).data(), 4 * h.kept(k).size());
-    uint32_t drams[2] = {0, 0};
-#if TZ_DRAM_PORTS > 0
-    for (int k = 0; k < TZ_DRAM_PORTS; ++k) drams[0] += h.dram(k).active();
-#endif
-    out(drams, sizeof drams);
-#if TZ_DRAM_PORTS > 0
-    for (int k = 0; k < TZ_DRAM_PORTS; ++k) {
-        if (!h.dram(k).active()) continue;
-        const std::vector<uint32_t>& memory = h.dram(k).memory();
-        const uint32_t head[2] = {static_cast<uint32_t>(k), 0};
-        const uint64_t words = memory.size();
-        out(head, sizeof head);
-        out(&words, 8);
-        out(memory.data(), 4 * memory.size());
-    }
-#endif
+    const uint64_t words = h.has_memory() ? h.memory().size() : 0;
+    out(&words, 8);
+    if (words) out(h.memory().data(), 4 * words);
     if (std::fclose(f) != 0) fail("cannot write " + tmp);
     if (std::rename(tmp.c_str(), path) != 0) fail(std::string("cannot write ") + path);
 }
@@ -805,7 +866,7 @@ int main(int argc, char** argv) {
     if (paths.size() != 2) fail("usage: harness JOB RESULT [--progress]");
     Job job = read_job(paths[0]);
     Harness harness(job, progress);
-    Result result = harness.run();
-    write_result(paths[1], result, harness);
+    std::vector<Result> results = harness.run();
+    write_result(paths[1], results, harness);
     return 0;
 }

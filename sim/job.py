@@ -4,31 +4,44 @@ test :mod:`sim.cocotb_fabric`, which runs in the simulator's own process.
 The runner writes ``job.npz`` (:func:`write_job`) in a fresh run directory and names it
 in the environment variable :data:`JOB_ENV`; the test reads it (:func:`read_job`), runs
 the fabric and writes ``result.npz`` beside it (:func:`write_result`), which the runner
-reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arrays.
+reads back (:func:`read_result`). Both are NumPy ``.npz`` archives of named arrays,
+tagged with their format (:data:`JOB_FORMAT`, :data:`RESULT_FORMAT`).
+
+A job is a list of *sections* (:class:`Section`): bitstreams run one after the other on
+one fabric, reset once, with one DRAM memory (:func:`check_dram`) that every DRAM port
+serves and that persists from section to section. A run of one bitstream is a job of
+one section. Each section that ran gives a :class:`SimResult`; the whole run a
+:class:`SectionsResult`.
 
 :func:`check_probability` validates the two stimulus knobs a job carries, ``idle`` and
 ``backpressure``, and :func:`check_seed` its seed, wherever they enter;
-:func:`check_run_args` and :func:`check_timeout` check the rest of a run's arguments for
-every way of simulating (:class:`sim.runner.Runner`, :class:`sim.harness.Harness`).
-A run that reaches its ``timeout_cycles`` fails with :func:`timeout_message` as the
-first line of its report, by which callers of the runner recognise a timeout.
+:func:`check_run_args`, :func:`check_timeout` and :func:`check_sections` check the rest
+of a run's arguments for every way of simulating (:class:`sim.runner.Runner`,
+:class:`sim.harness.Harness`). A run that reaches its ``timeout_cycles`` reports
+:func:`timeout_message` as the first line of its report, by which callers of the runner
+recognise a timeout. :func:`section_endpoint` is how the sections of a run get idle and
+backpressure patterns of their own.
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hw.errors import TerrazzoError
 
-__all__ = ["JOB_ENV", "RESULT_NAME", "DEFAULT_MAX_CYCLES", "MAX_DRAM_WORDS", "Job",
-           "JobError", "SimResult", "check_probability", "check_seed", "check_run_args",
-           "check_dram", "check_timeout",
-           "timeout_message", "write_job", "read_job", "write_result",
+__all__ = ["JOB_ENV", "RESULT_NAME", "JOB_FORMAT", "RESULT_FORMAT", "DEFAULT_MAX_CYCLES",
+           "MAX_DRAM_WORDS", "STATUSES", "FAILURES", "SECTION_STRIDE", "Section", "Job",
+           "JobError", "SimResult", "SectionsResult", "check_probability", "check_seed",
+           "check_run_args", "check_dram", "check_timeout", "check_sections",
+           "section_endpoint", "timeout_message", "write_job", "read_job", "write_result",
            "read_result"]
 
 JOB_ENV = "TERRAZZO_JOB"
 RESULT_NAME = "result.npz"
+#: The ``format`` entry of a job and of a result file; another value is refused.
+JOB_FORMAT = "terrazzo-sim-job 2"
+RESULT_FORMAT = "terrazzo-sim-result 2"
 
 #: The most cycles a run waits for the fabric unless its caller asks for more, however
 #: large the data or the manifest's ``ideal_cycles``: under cocotb the simulators run a
@@ -37,14 +50,35 @@ RESULT_NAME = "result.npz"
 #: a mistaken or hostile manifest can keep a simulator busy.
 DEFAULT_MAX_CYCLES = 1_000_000
 
-#: The most words of memory a simulated DRAM port holds (64 MiB).
+#: The most 32-bit words the simulated DRAM memory holds (64 MiB).
 MAX_DRAM_WORDS = 1 << 24
+
+#: How a section ended. ``"ok"``: it ran (or, with ``configure_only``, configured);
+#: ``"cfg_error"``: the loader refused its bitstream; the others are failures
+#: (:data:`FAILURES`) whose :attr:`SimResult.message` is the testbench's report.
+STATUSES = ("ok", "cfg_error", "config timeout", "not configured", "did not start",
+            "timeout", "too many vectors")
+FAILURES = frozenset(STATUSES[2:])
+
+#: Section ``i`` of a run draws its pauses from the streams of endpoint ids
+#: ``endpoint + i * SECTION_STRIDE`` (:func:`section_endpoint`); every endpoint id of
+#: :func:`sim.stimulus.endpoint_id` is below it.
+SECTION_STRIDE = 0x20000
 
 
 def timeout_message(cycles):
     """The first line of the failure of a run that reached its ``timeout_cycles``: the
     test writes it, callers of the runner recognise a timeout by it."""
     return f"timeout after {cycles} cycles"
+
+
+def section_endpoint(endpoint, section):
+    """The pause-stream id (:class:`sim.stimulus.PauseStream`) of the endpoint with id
+    ``endpoint`` (:func:`sim.stimulus.endpoint_id`) in section ``section`` of a run:
+    ``endpoint + section * SECTION_STRIDE``, so section 0 draws what a run of one
+    bitstream draws and every section has patterns of its own, fixed by the run's seed
+    and the section's index."""
+    return endpoint + section * SECTION_STRIDE
 
 
 class JobError(TerrazzoError, ValueError):
@@ -140,10 +174,12 @@ def check_run_args(params, bitstream, inputs, expect):
 
 
 def check_dram(params, dram):
-    """Check the initial memory of each DRAM port of a run on fabric ``params``:
-    ``dram`` maps a port (an int below ``params.dram_ports``) to a non-empty 1-D integer
+    """Check the initial DRAM memory of a run on fabric ``params``: None (no memory: the
+    DRAM ports stay quiet and their units must stay off) or a non-empty 1-D integer
     array of at most :data:`MAX_DRAM_WORDS` 32-bit words (values in int32 or uint32),
-    word 0 at byte address 0. Returns it with uint32 arrays.
+    word 0 at byte address 0. Every DRAM port of the fabric serves this one memory:
+    byte address ``a`` of any port is word ``a // 4``. Returns it as a uint32 array (or
+    None).
 
     Raises
     ------
@@ -151,23 +187,22 @@ def check_dram(params, dram):
         Quoting the first bad value.
     """
     p = params
-    checked = {}
-    for port, words in dict(dram or {}).items():
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port < p.dram_ports:
-            raise JobError(f"DRAM port must be an integer in [0, {p.dram_ports}), not {port!r}"
-                           if p.dram_ports else
-                           f"fabric {p.name!r} has no DRAM ports (dram_ports = 0)")
-        a = np.asarray(words)
-        if a.ndim != 1 or not 0 < a.size <= MAX_DRAM_WORDS:
-            raise JobError(f"DRAM port {port} takes a 1-D array of 1 to {MAX_DRAM_WORDS} "
-                           f"words, not shape {a.shape}")
-        if not np.issubdtype(a.dtype, np.integer):
-            raise JobError(f"DRAM port {port} takes integers, not {a.dtype}")
-        if a.min() < -2**31 or a.max() > 2**32 - 1:
-            raise JobError(f"DRAM port {port} has values outside 32 bits "
-                           f"({int(a.min())} .. {int(a.max())})")
-        checked[port] = a.astype(np.int64).astype(np.uint32)
-    return dict(sorted(checked.items()))
+    if dram is None:
+        return None
+    if not p.dram_ports:
+        raise JobError(f"fabric {p.name!r} has no DRAM ports (dram_ports = 0)")
+    if isinstance(dram, dict):
+        raise JobError(f"dram is one array of 32-bit words, the memory every DRAM port "
+                       f"serves, not a dict (ports {sorted(dram)!r})")
+    a = np.asarray(dram)
+    if a.ndim != 1 or not 0 < a.size <= MAX_DRAM_WORDS:
+        raise JobError(f"dram takes a 1-D array of 1 to {MAX_DRAM_WORDS} words, not shape "
+                       f"{a.shape}")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise JobError(f"dram takes integers, not {a.dtype}")
+    if a.min() < -2**31 or a.max() > 2**32 - 1:
+        raise JobError(f"dram has values outside 32 bits ({int(a.min())} .. {int(a.max())})")
+    return a.astype(np.int64).astype(np.uint32)
 
 
 def check_timeout(timeout_cycles, inputs, expect, idle, backpressure):
@@ -192,41 +227,113 @@ def check_timeout(timeout_cycles, inputs, expect, idle, backpressure):
 
 
 @dataclass(frozen=True)
-class Job:
-    """One job as the test reads it (see :func:`write_job` for the meaning)."""
+class Section:
+    """One section of a job, checked (:func:`check_sections`).
+
+    Members
+    -------
+    bitstream : bytes
+    inputs : dict
+        Input port -> ``(vectors, lanes)`` int32 array.
+    expect : dict
+        Output port -> vectors to collect.
+    timeout_cycles : int
+        Data cycles from its start until it must be complete.
+    """
     bitstream: bytes
-    lanes: int
     inputs: dict
     expect: dict
+    timeout_cycles: int
+
+
+def check_sections(params, sections, timeout_cycles, idle, backpressure):
+    """Check the sections of a run on fabric ``params`` and return them as
+    :class:`Section` objects.
+
+    Parameters
+    ----------
+    sections : list
+        Non-empty; each a ``(bitstream, inputs, expect)`` triple as
+        :func:`check_run_args` takes them.
+    timeout_cycles : None, int or list
+        The timeout of every section (None: :func:`check_timeout`'s default for each),
+        or a list (or tuple) of one such value per section.
+    idle, backpressure : float
+        The checked probabilities (for the default timeouts).
+
+    Raises
+    ------
+    JobError
+        Quoting the first bad value; with more than one section the message begins
+        ``section i: `` (counting from 0).
+    """
+    if not isinstance(sections, (list, tuple)) or not sections:
+        raise JobError(f"sections must be a non-empty list of (bitstream, inputs, expect), "
+                       f"not {sections!r}")
+    many = len(sections) > 1
+    if isinstance(timeout_cycles, (list, tuple)):
+        if len(timeout_cycles) != len(sections):
+            raise JobError(f"timeout_cycles has {len(timeout_cycles)} entries for "
+                           f"{len(sections)} sections")
+        timeouts = list(timeout_cycles)
+    else:
+        timeouts = [timeout_cycles] * len(sections)
+    checked = []
+    for i, (section, timeout) in enumerate(zip(sections, timeouts)):
+        try:
+            if not isinstance(section, (list, tuple)) or len(section) != 3:
+                raise JobError(f"a section is a (bitstream, inputs, expect) triple, not "
+                               f"{section!r}")
+            bitstream, inputs, expect = section
+            inputs, expect = check_run_args(params, bitstream, inputs, expect)
+            timeout = check_timeout(timeout, inputs, expect, idle, backpressure)
+        except JobError as e:
+            if many:
+                raise JobError(f"section {i}: {e}") from None
+            raise
+        checked.append(Section(bytes(bitstream), inputs, expect, timeout))
+    return checked
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as the test reads it (see :func:`write_job` for the meaning)."""
+    lanes: int
+    sections: tuple         # of Section
     idle: float
     backpressure: float
     seed: int
-    timeout_cycles: int
     configure_only: bool
-    dram: dict = field(default_factory=dict)
+    dram: object = None     # uint32 array, or None
 
 
 @dataclass(frozen=True)
 class SimResult:
-    """What a run produced.
+    """What a run of one bitstream, or one section of a run, produced.
 
     Members
     -------
     outputs : dict
-        Output port -> ``(vectors, lanes)`` int32 array (empty when not configured).
+        Output port -> ``(vectors, lanes)`` int32 array (empty when not configured; after
+        a timeout, the vectors that had arrived).
     cycles : int
-        The fabric's ``cycles`` counter, start to done (-1 when it did not run).
+        The fabric's ``cycles`` counter, start to done (-1 when it did not run; after a
+        timeout, its value then).
     cfg_error : int
         The loader's ``cfg_error`` code (0: configured).
     configured : bool
-        The fabric's ``configured`` at the end of the simulation.
+        The fabric's ``configured`` at the end of the simulation (of the section).
     sim_cycles : int
         Clock cycles the simulator ran from start until the run was complete.
     wall_seconds : float
         Wall-clock time of those cycles (the simulator's speed, without start-up).
-    dram : dict
-        DRAM port -> its memory at the end (uint32 words), for the ports the run gave
-        memory to.
+    dram : numpy.ndarray or None
+        The DRAM memory at the end of the run (uint32 words), when the run had one; None
+        for the sections of a :class:`SectionsResult` (which holds the memory).
+    status : str
+        How it ended, one of :data:`STATUSES`.
+    message : str
+        The testbench's report of a failure (:data:`FAILURES`), else empty.
     """
     outputs: dict
     cycles: int
@@ -234,39 +341,82 @@ class SimResult:
     configured: bool = False
     sim_cycles: int = 0
     wall_seconds: float = 0.0
-    dram: dict = field(default_factory=dict)
+    dram: object = None
+    status: str = "ok"
+    message: str = ""
 
     @property
     def cycles_per_second(self):
         return self.sim_cycles / self.wall_seconds if self.wall_seconds else 0.0
 
 
+@dataclass(frozen=True)
+class SectionsResult:
+    """What a run of several sections produced.
+
+    Members
+    -------
+    sections : tuple
+        A :class:`SimResult` per section that ran, in order: every section, or those up
+        to and including the one that ended the run (:attr:`stopped`).
+    dram : numpy.ndarray or None
+        The DRAM memory at the end of the run (uint32 words), or None without one.
+    run_dir : pathlib.Path or None
+        The run directory, kept when a section failed (:data:`FAILURES`), else None.
+    """
+    sections: tuple
+    dram: object = None
+    run_dir: object = None
+
+    @property
+    def stopped(self):
+        """The index of the section whose status is not ``"ok"`` (it ended the run), or
+        None when every section ran."""
+        return next((i for i, s in enumerate(self.sections) if s.status != "ok"), None)
+
+    @property
+    def ok(self):
+        """Every section ran to completion."""
+        return self.stopped is None
+
+
 def _ports(archive, prefix):
-    return sorted(int(key[len(prefix):]) for key in archive.files if key.startswith(prefix))
+    return sorted(int(key[len(prefix):]) for key in archive.files
+                  if key.startswith(prefix) and key[len(prefix):].isdigit())
 
 
-def write_job(path, *, bitstream, lanes, inputs, expect, idle, backpressure, seed,
-              timeout_cycles, configure_only=False, dram=None):
+def write_job(path, *, lanes, sections, idle, backpressure, seed, configure_only=False,
+              dram=None):
     """Write a job for :mod:`sim.cocotb_fabric`.
 
-    Keys: ``bitstream`` (uint8), ``lanes``, ``in{k}`` (``(vectors, lanes)`` int32 per
-    input port), ``expect{k}`` (vector count per output port), ``idle``,
-    ``backpressure``, ``seed``, ``timeout_cycles``, ``configure_only``, ``dram{k}``
-    (uint32 words: the initial memory of DRAM port ``k``).
-    The arguments are written as given; the runner has validated them.
+    Keys: ``format`` (:data:`JOB_FORMAT`), ``lanes``, ``idle``, ``backpressure``,
+    ``seed``, ``configure_only``, ``sections`` (their number ``S``), per section ``i``
+    below ``S``: ``s{i}_bitstream`` (uint8), ``s{i}_timeout_cycles``, ``s{i}_in{k}``
+    (``(vectors, lanes)`` int32 per input port) and ``s{i}_expect{k}`` (vector count per
+    output port); ``dram`` (uint32 words: the initial memory), absent when the run has
+    none. The arguments (``sections`` a list of :class:`Section`) are written as given;
+    the runner has validated them.
     """
     arrays = {
-        "bitstream": np.frombuffer(bytes(bitstream), dtype=np.uint8),
-        "lanes": np.int64(lanes), "idle": np.float64(idle),
+        "format": np.str_(JOB_FORMAT), "lanes": np.int64(lanes), "idle": np.float64(idle),
         "backpressure": np.float64(backpressure), "seed": np.int64(seed),
-        "timeout_cycles": np.int64(timeout_cycles),
-        "configure_only": np.int64(bool(configure_only)),
+        "configure_only": np.int64(bool(configure_only)), "sections": np.int64(len(sections)),
     }
-    arrays.update({f"in{port}": np.asarray(v, dtype=np.int32) for port, v in inputs.items()})
-    arrays.update({f"expect{port}": np.int64(n) for port, n in expect.items()})
-    arrays.update({f"dram{port}": np.asarray(w, dtype=np.uint32)
-                   for port, w in (dram or {}).items()})
+    for i, s in enumerate(sections):
+        arrays[f"s{i}_bitstream"] = np.frombuffer(bytes(s.bitstream), dtype=np.uint8)
+        arrays[f"s{i}_timeout_cycles"] = np.int64(s.timeout_cycles)
+        arrays.update({f"s{i}_in{port}": np.asarray(v, dtype=np.int32)
+                       for port, v in s.inputs.items()})
+        arrays.update({f"s{i}_expect{port}": np.int64(n) for port, n in s.expect.items()})
+    if dram is not None:
+        arrays["dram"] = np.asarray(dram, dtype=np.uint32)
     np.savez(path, **arrays)
+
+
+def _check_format(archive, want, what):
+    got = str(archive["format"]) if "format" in archive.files else "none"
+    if got != want:
+        raise ValueError(f"not a {what} of format {want!r} (format {got!r})")
 
 
 def read_job(path):
@@ -275,48 +425,81 @@ def read_job(path):
     Returns
     -------
     Job
-        ``inputs`` maps each input port to its int32 array and ``expect`` each output
-        port to its vector count, both in port order.
+        Each section's ``inputs`` maps its input ports to int32 arrays and ``expect`` its
+        output ports to vector counts, both in port order.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a job of :data:`JOB_FORMAT`.
     """
     with np.load(path) as job:
-        return Job(bitstream=job["bitstream"].tobytes(), lanes=int(job["lanes"]),
-                   inputs={port: job[f"in{port}"] for port in _ports(job, "in")},
-                   expect={port: int(job[f"expect{port}"]) for port in _ports(job, "expect")},
-                   idle=float(job["idle"]), backpressure=float(job["backpressure"]),
-                   seed=int(job["seed"]), timeout_cycles=int(job["timeout_cycles"]),
+        _check_format(job, JOB_FORMAT, "job")
+        sections = tuple(
+            Section(bitstream=job[f"s{i}_bitstream"].tobytes(),
+                    inputs={port: job[f"s{i}_in{port}"] for port in _ports(job, f"s{i}_in")},
+                    expect={port: int(job[f"s{i}_expect{port}"])
+                            for port in _ports(job, f"s{i}_expect")},
+                    timeout_cycles=int(job[f"s{i}_timeout_cycles"]))
+            for i in range(int(job["sections"])))
+        return Job(lanes=int(job["lanes"]), sections=sections, idle=float(job["idle"]),
+                   backpressure=float(job["backpressure"]), seed=int(job["seed"]),
                    configure_only=bool(int(job["configure_only"])),
-                   dram={port: job[f"dram{port}"] for port in _ports(job, "dram")})
+                   dram=job["dram"] if "dram" in job.files else None)
 
 
-def write_result(path, *, cfg_error, configured, cycles, sim_cycles, wall_seconds, outputs,
-                 dram=None):
+def write_result(path, *, sections, dram=None):
     """Write ``result.npz`` for :func:`read_result`, atomically: the file either does not
     exist or is complete, so a simulator that dies while writing leaves no result.
 
-    Keys: ``cfg_error``, ``configured``, ``cycles``, ``sim_cycles``, ``wall_seconds``
-    and ``out{k}`` (the vectors collected) per port in ``outputs``, ``dram{k}`` (the
-    memory at the end) per DRAM port in ``dram``. A run that did not start has ``cycles``
-    -1, ``sim_cycles`` 0 and no outputs.
+    ``sections`` is a :class:`SimResult` per section that ran (their ``dram`` is not
+    written). Keys: ``format`` (:data:`RESULT_FORMAT`), ``sections`` (their number),
+    per section ``i``: ``s{i}_status``, ``s{i}_message`` (strings), ``s{i}_cfg_error``,
+    ``s{i}_configured``, ``s{i}_cycles``, ``s{i}_sim_cycles``, ``s{i}_wall_seconds`` and
+    ``s{i}_out{k}`` (the vectors collected) per port in its ``outputs``; ``dram`` (the
+    memory at the end) when the run has one. A section that did not start has
+    ``cycles`` -1, ``sim_cycles`` 0 and no outputs.
     """
-    result = {"cfg_error": np.int64(cfg_error), "cycles": np.int64(cycles),
-              "sim_cycles": np.int64(sim_cycles), "wall_seconds": np.float64(wall_seconds)}
-    result.update({f"out{port}": vectors for port, vectors in outputs.items()})
-    result.update({f"dram{port}": words for port, words in (dram or {}).items()})
-    result["configured"] = np.int64(int(configured))
+    result = {"format": np.str_(RESULT_FORMAT), "sections": np.int64(len(sections))}
+    for i, s in enumerate(sections):
+        result.update({
+            f"s{i}_status": np.str_(s.status), f"s{i}_message": np.str_(s.message),
+            f"s{i}_cfg_error": np.int64(s.cfg_error),
+            f"s{i}_configured": np.int64(int(s.configured)),
+            f"s{i}_cycles": np.int64(s.cycles), f"s{i}_sim_cycles": np.int64(s.sim_cycles),
+            f"s{i}_wall_seconds": np.float64(s.wall_seconds)})
+        result.update({f"s{i}_out{port}": np.asarray(v, dtype=np.int32)
+                       for port, v in s.outputs.items()})
+    if dram is not None:
+        result["dram"] = np.asarray(dram, dtype=np.uint32)
     tmp = path.with_name("result.tmp.npz")
     np.savez(tmp, **result)
     os.replace(tmp, path)
 
 
 def read_result(path):
-    """Read the ``result.npz`` the test writes: ``cfg_error``, ``configured``,
-    ``cycles``, ``sim_cycles``, ``wall_seconds`` and ``out{k}`` per expected output port."""
+    """Read the ``result.npz`` the test writes (:func:`write_result`).
+
+    Returns
+    -------
+    SectionsResult
+        With ``run_dir`` None.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a result of :data:`RESULT_FORMAT`.
+    """
     with np.load(path) as r:
-        outputs = {int(key[3:]): r[key].astype(np.int32) for key in r.files
-                   if key.startswith("out")}
-        return SimResult(outputs=dict(sorted(outputs.items())), cycles=int(r["cycles"]),
-                         cfg_error=int(r["cfg_error"]), configured=bool(r["configured"]),
-                         sim_cycles=int(r["sim_cycles"]),
-                         wall_seconds=float(r["wall_seconds"]),
-                         dram={port: r[f"dram{port}"].astype(np.uint32)
-                               for port in _ports(r, "dram")})
+        _check_format(r, RESULT_FORMAT, "result")
+        sections = tuple(
+            SimResult(outputs={port: r[f"s{i}_out{port}"].astype(np.int32)
+                               for port in _ports(r, f"s{i}_out")},
+                      cycles=int(r[f"s{i}_cycles"]), cfg_error=int(r[f"s{i}_cfg_error"]),
+                      configured=bool(r[f"s{i}_configured"]),
+                      sim_cycles=int(r[f"s{i}_sim_cycles"]),
+                      wall_seconds=float(r[f"s{i}_wall_seconds"]),
+                      status=str(r[f"s{i}_status"]), message=str(r[f"s{i}_message"]))
+            for i in range(int(r["sections"])))
+        return SectionsResult(sections=sections,
+                              dram=r["dram"].astype(np.uint32) if "dram" in r.files else None)

@@ -5,6 +5,8 @@ models under ``build/<hash[:12]>/``) that also runs: each :meth:`Runner.run` is 
 simulator process, started through cocotb's Python runner, running the cocotb test
 :mod:`sim.cocotb_fabric` on a job file (:mod:`sim.job`) in a fresh directory under
 ``build/<hash[:12]>/runs/`` (removed after a passing run, kept after a failure).
+:meth:`Runner.run_sections` runs several bitstreams one after the other in one
+simulation, over one DRAM memory; :meth:`Runner.run` is its case of one section.
 
 The names of :mod:`sim.build` and :mod:`sim.job` that callers use are importable from
 here as well.
@@ -13,6 +15,7 @@ here as well.
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -20,15 +23,15 @@ from cocotb_tools.check_results import get_results
 
 from .build import (PROJECT_ROOT, SIMULATORS, TIMESCALE, TOPLEVEL, WAVE_FORMATS,
                     FabricBuild, SimulationError, log_tail, verilator_bin)
-from .job import (DEFAULT_MAX_CYCLES, JOB_ENV, RESULT_NAME, JobError, SimResult,
-                  check_dram, check_probability, check_run_args, check_seed, check_timeout,
-                  read_result, write_job)
+from .job import (DEFAULT_MAX_CYCLES, FAILURES, JOB_ENV, RESULT_NAME, JobError,
+                  SectionsResult, SimResult, check_dram, check_probability, check_sections,
+                  check_seed, read_result, write_job)
 # The build settings, importable from here as before they moved to sim.build.
 from .build import (ICARUS_ARGS, ICARUS_DUMP, ICARUS_DUMP_TOP, VERILATOR_ARGS,
                     VERILATOR_MAKE_ARGS)
 
-__all__ = ["Runner", "SimResult", "SimulationError", "SIMULATORS", "TOPLEVEL",
-           "DEFAULT_MAX_CYCLES", "verilator_bin", "write_job", "read_result"]
+__all__ = ["Runner", "SimResult", "SectionsResult", "SimulationError", "SIMULATORS",
+           "TOPLEVEL", "DEFAULT_MAX_CYCLES", "verilator_bin", "write_job", "read_result"]
 
 TEST_MODULE = "sim.cocotb_fabric"
 
@@ -75,13 +78,10 @@ class Runner(FabricBuild):
         For an unknown simulator.
     """
 
-    def _check_run_args(self, bitstream, inputs, expect):
-        return check_run_args(self.params, bitstream, inputs, expect)
-
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,
             wave=None, timeout_cycles=None, configure_only=False, dram=None):
         """Load ``bitstream``, start the fabric, stream ``inputs`` in and collect
-        ``expect`` vectors out.
+        ``expect`` vectors out: :meth:`run_sections` of one section.
 
         Parameters
         ----------
@@ -102,10 +102,10 @@ class Runner(FabricBuild):
             data size, idle and backpressure, at most :data:`DEFAULT_MAX_CYCLES`).
         configure_only : bool
             Only load the bitstream (for checking ``cfg_error``).
-        dram : dict or None
-            DRAM port -> its initial memory, 32-bit words from byte address 0
-            (:func:`sim.job.check_dram`); each port is a cocotbext-axi ``AxiRam`` of that
-            size, and the result's ``dram`` gives its contents at the end.
+        dram : array or None
+            The DRAM memory, 32-bit words from byte address 0 (:func:`sim.job.check_dram`),
+            which every DRAM port serves (a cocotbext-axi ``AxiRam`` per port, all over
+            this one memory); the result's ``dram`` is the memory at the end.
 
         Returns
         -------
@@ -118,12 +118,67 @@ class Runner(FabricBuild):
             For bad arguments (the message quotes them).
         SimulationError
             If the build or the simulation fails (timeout, wrong vector count, crash),
-            with cocotb's failure message.
+            with the testbench's report or cocotb's failure message; the run directory,
+            named in the message, is kept.
         """
+        result = self._run([(bitstream, inputs, expect)], idle=idle, backpressure=backpressure,
+                           seed=seed, wave=wave, timeout_cycles=timeout_cycles,
+                           configure_only=configure_only, dram=dram)
+        section, = result.sections
+        if section.status in FAILURES:
+            raise SimulationError(f"{self.sim} simulation failed (run directory "
+                                  f"{result.run_dir}):\n{section.message}")
+        return replace(section, dram=result.dram)
+
+    def run_sections(self, sections, *, dram=None, idle=0.0, backpressure=0.0, seed=0,
+                     timeout_cycles=None, wave=None):
+        """Run several bitstreams one after the other in one simulation: the fabric is
+        reset once; then each section's bitstream is loaded into the fabric as the
+        previous section left it, the fabric started, the section's inputs streamed in
+        and its expected outputs collected. The DRAM memory persists from section to
+        section.
+
+        Parameters
+        ----------
+        sections : list
+            ``(bitstream, inputs, expect)`` per section, each as :meth:`run` takes them.
+        dram : array or None
+            The DRAM memory at the start, as for :meth:`run`.
+        idle, backpressure, seed
+            As for :meth:`run`; section ``i`` has patterns of its own, fixed by ``seed``
+            and ``i`` (:func:`sim.job.section_endpoint`), those of section 0 being the
+            patterns of :meth:`run`.
+        timeout_cycles : None, int or list
+            As for :meth:`run`, for every section, or a list of one per section.
+        wave : path or None
+            As for :meth:`run`: one wave file of the whole run.
+
+        Returns
+        -------
+        SectionsResult
+            A :class:`SimResult` per section that ran; a section whose bitstream is
+            refused (status ``"cfg_error"``) or that fails (a timeout, surplus vectors,
+            a fabric that does not start: :data:`sim.job.FAILURES`, with the report as
+            its ``message``) ends the run and is the last. ``dram`` is the memory at the
+            end; ``run_dir`` the kept run directory after a failure.
+
+        Raises
+        ------
+        JobError
+            For bad arguments (the message quotes them; with several sections it begins
+            ``section i: ``).
+        SimulationError
+            If the build fails or the simulator crashes.
+        """
+        return self._run(sections, dram=dram, idle=idle, backpressure=backpressure, seed=seed,
+                         timeout_cycles=timeout_cycles, wave=wave, configure_only=False)
+
+    def _run(self, sections, *, dram, idle, backpressure, seed, timeout_cycles, wave,
+             configure_only):
         idle = check_probability("idle", idle)
         backpressure = check_probability("backpressure", backpressure)
         seed = check_seed("seed", seed)
-        inputs, expect = self._check_run_args(bitstream, inputs, expect)
+        sections = check_sections(self.params, sections, timeout_cycles, idle, backpressure)
         dram = check_dram(self.params, dram)
         wave_format = None
         if wave is not None:
@@ -132,7 +187,6 @@ class Runner(FabricBuild):
             if wave_format not in WAVE_FORMATS:
                 raise JobError(f"wave file must end in .fst or .vcd, not {str(wave)!r}")
             wave.parent.mkdir(parents=True, exist_ok=True)
-        timeout_cycles = check_timeout(timeout_cycles, inputs, expect, idle, backpressure)
 
         build_dir = self.build(waves=wave_format)
         self._make_importable()
@@ -140,12 +194,14 @@ class Runner(FabricBuild):
         runs.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix=f"{self.sim}-", dir=runs))
         job = run_dir / "job.npz"
-        write_job(job, bitstream=bitstream, lanes=self.lanes, inputs=inputs, expect=expect,
-                  idle=idle, backpressure=backpressure, seed=seed,
-                  timeout_cycles=timeout_cycles, configure_only=configure_only, dram=dram)
+        write_job(job, lanes=self.lanes, sections=sections, idle=idle,
+                  backpressure=backpressure, seed=seed, configure_only=configure_only,
+                  dram=dram)
 
         self._simulate(build_dir, job, wave, wave_format)
         result = self._collect(run_dir)
+        if any(s.status in FAILURES for s in result.sections):
+            return replace(result, run_dir=run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
         return result
 
@@ -172,7 +228,7 @@ class Runner(FabricBuild):
             pass
 
     def _collect(self, run_dir):
-        """The :class:`SimResult` of the run in ``run_dir``, or :class:`SimulationError`
+        """The :class:`SectionsResult` of the run in ``run_dir``, or :class:`SimulationError`
         with cocotb's failure messages or the end of the simulator's log."""
         results = run_dir / "results.xml"
         log = run_dir / "sim.log"

@@ -17,7 +17,11 @@ harness (:mod:`sim.harness`) follows too, so both give the same outputs and the 
 * :class:`VectorDriver` holds the vectors of one input port;
 * :class:`VectorMonitor` collects the vectors of one output port;
 * :class:`FabricTestbench` owns the clock, the reset, the configuration stream and a
-  driver and a monitor per port, and runs a configured fabric on a set of tensors.
+  driver and a monitor per port, and runs a configured fabric on a set of tensors, or
+  the sections of a job one after the other (:meth:`FabricTestbench.run_section`).
+
+A run that cannot go on raises :class:`SectionFailure`, an ``AssertionError`` that
+names its :data:`sim.job.STATUSES` status.
 
 Only importable inside a cocotb simulation.
 """
@@ -29,11 +33,11 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from hw.layouts import WORD
-from sim.job import check_probability, timeout_message
+from sim.job import SimResult, check_probability, section_endpoint, timeout_message
 from sim.stimulus import PauseStream, endpoint_id
 
-__all__ = ["FabricTestbench", "VectorDriver", "VectorMonitor", "CLOCK_PERIOD_NS", "WORD",
-           "tail_cycles"]
+__all__ = ["FabricTestbench", "VectorDriver", "VectorMonitor", "SectionFailure",
+           "CLOCK_PERIOD_NS", "WORD", "tail_cycles"]
 
 CLOCK_PERIOD_NS = 10
 
@@ -50,6 +54,15 @@ def _pauses(probability, key):
     rng = random.Random(key)
     while True:
         yield rng.random() < probability
+
+
+class SectionFailure(AssertionError):
+    """A run (or section) that cannot go on; ``status`` is its :data:`sim.job.STATUSES`
+    entry and the message the report."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
 
 
 def _port_count(dut, prefix, signal="_tdata"):
@@ -83,6 +96,11 @@ class VectorDriver:
         self.words = []          # each vector as one integer, lane 0 in the low word
         self.sent = 0
         self.valid = 0           # what tvalid was last written as
+
+    def begin(self, pauses):
+        """Forget the vectors of an earlier run; draw the idle pattern from ``pauses``."""
+        self.pauses = pauses
+        self.words, self.sent = [], 0
 
     def send(self, vectors):
         """Queue every row of ``vectors`` (``(n, lanes)`` int32)."""
@@ -121,6 +139,12 @@ class VectorMonitor:
         self.vectors = []
         self.ready = 0           # what tready was last written as
 
+    def begin(self, pauses):
+        """Forget the vectors of an earlier run; draw the backpressure pattern from
+        ``pauses``."""
+        self.pauses = pauses
+        self.vectors = []
+
     def take(self, count):
         """The first ``count`` collected vectors as an ``(n, lanes)`` int32 array."""
         data = b"".join(v.to_bytes(self.lanes * 4, "little") for v in self.vectors[:count])
@@ -136,8 +160,9 @@ class FabricTestbench:
     lanes : int
         Lanes of the fabric; checked against the width of ``in0_tdata``.
     seed : int
-        Seeds the idle and backpressure patterns (one stream per port, derived from
-        ``seed`` and the port, so adding a port does not change the others).
+        Seeds the idle and backpressure patterns (one stream per port and section,
+        derived from ``seed``, the port and the section, so adding a port does not change
+        the others; :func:`sim.job.section_endpoint`).
     idle : float
         Probability of an idle cycle on each input port, in ``[0, 1)``.
     backpressure : float
@@ -161,26 +186,33 @@ class FabricTestbench:
     """
 
     def __init__(self, dut, lanes, *, seed=0, idle=0.0, backpressure=0.0):
-        idle = check_probability("idle", idle)
-        backpressure = check_probability("backpressure", backpressure)
+        self.idle = check_probability("idle", idle)
+        self.backpressure = check_probability("backpressure", backpressure)
+        self.seed = seed
         self.dut = dut
         self.lanes = lanes
         self.n_in = _port_count(dut, "in")
         self.n_out = _port_count(dut, "out")
+        self.n_dram = _port_count(dut, "dram", "_araddr")
         width = len(dut.in0_tdata)
         if width != lanes * WORD:
             raise ValueError(f"lanes is {lanes!r} but in0_tdata is {width} bits wide "
                              f"({width // WORD} lanes)")
-        self.drivers = {k: VectorDriver(dut, k, PauseStream(seed, endpoint_id("in", k), idle))
+        self.drivers = {k: VectorDriver(dut, k, self._pauses("in", k, 0))
                         for k in range(self.n_in)}
-        self.monitors = {k: VectorMonitor(dut, k, lanes,
-                                          PauseStream(seed, endpoint_id("out", k), backpressure))
+        self.monitors = {k: VectorMonitor(dut, k, lanes, self._pauses("out", k, 0))
                          for k in range(self.n_out)}
         self.data_cycles, self.data_seconds = 0, 0.0
+        self.memory = None
         self._reset_done = False
         self._quiet()
         dut.rst.value = 1
         Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
+
+    def _pauses(self, kind, port, section):
+        """The pause stream of endpoint ``kind``/``port`` in section ``section``."""
+        p = self.idle if kind == "in" else self.backpressure
+        return PauseStream(self.seed, section_endpoint(endpoint_id(kind, port), section), p)
 
     def _quiet(self):
         dut = self.dut
@@ -189,29 +221,40 @@ class FabricTestbench:
         dut.cfg_tlast.value = 0
         dut.cfg_tdata.value = 0
         for d in self.drivers.values():
-            d.tvalid.value = d.valid = 0
             d.tlast.value = 1       # the fabric ignores tlast on data inputs
             d.tdata.value = 0
-        for m in self.monitors.values():
-            m.tready.value = m.ready = 0
-        # the AXI4 inputs of DRAM ports that get no AxiRam stay quiet (the units are off)
-        for k in range(_port_count(dut, "dram", "_araddr")):
+        self.quiet_streams()
+        # the AXI4 inputs of DRAM ports stay quiet until attach_dram (without memory,
+        # for good: the units are off)
+        for k in range(self.n_dram):
             for name in ("arready", "rdata", "rresp", "rlast", "rvalid", "rid", "awready",
                          "wready", "bresp", "bvalid", "bid"):
                 getattr(dut, f"dram{k}_{name}").value = 0
 
-    def attach_dram(self, images, *, stall=0.0, seed=0):
-        """Put a cocotbext-axi ``AxiRam`` on each DRAM port ``dram{k}_*`` of ``images``
-        (port -> uint32 words, the memory from byte address 0). The RAMs answer from
-        then on; :meth:`read_dram` gives their contents. With ``stall``, each of a
-        RAM's five channels pauses in a cycle with that probability (a pattern seeded by
-        ``seed``, the port and the channel)."""
+    def quiet_streams(self):
+        """``tvalid`` of every input port and ``tready`` of every output port low (at a
+        falling edge: between sections)."""
+        for d in self.drivers.values():
+            d.tvalid.value = d.valid = 0
+        for m in self.monitors.values():
+            m.tready.value = m.ready = 0
+
+    def attach_dram(self, memory, *, stall=0.0, seed=0):
+        """Serve every DRAM port ``dram{k}_*`` with a cocotbext-axi ``AxiRam``, all over
+        one memory: ``memory`` (uint32 words from byte address 0), so byte address ``a``
+        of any port is word ``a // 4``. The RAMs answer from then on; :meth:`read_dram`
+        gives the memory. With ``stall``, each of a RAM's five channels pauses in a cycle
+        with that probability (a pattern seeded by ``seed``, the port and the channel,
+        running on through every section)."""
         from cocotbext.axi import AxiBus, AxiRam
+        from cocotbext.axi.sparse_memory import SparseMemory
+        words = np.asarray(memory, dtype="<u4")
+        self.memory = SparseMemory(4 * len(words))
+        self.memory.write(0, words.tobytes())
         self.rams = {}
-        for port, words in images.items():
+        for port in range(self.n_dram):
             ram = AxiRam(AxiBus.from_prefix(self.dut, f"dram{port}"), self.dut.clk,
-                         self.dut.rst, size=4 * len(words))
-            ram.write(0, np.asarray(words, dtype="<u4").tobytes())
+                         self.dut.rst, size=len(self.memory), mem=self.memory)
             if stall:
                 channels = {"ar": ram.read_if.ar_channel, "r": ram.read_if.r_channel,
                             "aw": ram.write_if.aw_channel, "w": ram.write_if.w_channel,
@@ -221,9 +264,11 @@ class FabricTestbench:
             self.rams[port] = ram
 
     def read_dram(self):
-        """Port -> the memory of its ``AxiRam`` now (uint32 words)."""
-        return {port: np.frombuffer(ram.read(0, ram.size), dtype="<u4").astype(np.uint32)
-                for port, ram in getattr(self, "rams", {}).items()}
+        """The DRAM memory now (uint32 words), or None without :meth:`attach_dram`."""
+        if self.memory is None:
+            return None
+        return np.frombuffer(self.memory.read(0, len(self.memory)),
+                             dtype="<u4").astype(np.uint32)
 
     async def reset(self, cycles=4):
         """Hold ``rst`` for ``cycles`` rising edges with every stream quiet; returns at
@@ -238,7 +283,8 @@ class FabricTestbench:
     async def load_bitstream(self, words, timeout_cycles=None):
         """Send a bitstream on ``cfg`` (``tvalid`` high every cycle until the last word,
         which carries ``tlast``, is taken) and wait for the loader's verdict. Returns at
-        a falling edge.
+        a falling edge. A configured fabric that has finished a run takes a new
+        bitstream the same way (reconfiguration, no reset).
 
         Parameters
         ----------
@@ -257,8 +303,9 @@ class FabricTestbench:
         ------
         ValueError
             If ``words`` is empty or not a whole number of words.
-        AssertionError
-            If neither ``configured`` nor ``cfg_error`` shows up in time.
+        SectionFailure
+            ``"config timeout"``: if neither ``configured`` nor ``cfg_error`` shows up in
+            time.
         """
         words = bytes(words)
         if not words or len(words) % 4:
@@ -279,7 +326,8 @@ class FabricTestbench:
                 dut.cfg_tlast.value = 0
                 return code
             if idle > timeout_cycles:
-                raise AssertionError(
+                raise SectionFailure(
+                    "config timeout",
                     f"the fabric was neither configured nor reported a cfg_error within "
                     f"{timeout_cycles} cycles after the {n}-word bitstream "
                     f"({'all' if taken == n else f'{taken} of {n}'} words accepted)")
@@ -323,7 +371,7 @@ class FabricTestbench:
                 m.vectors.append(int(m.tdata.value))
         await FallingEdge(self.dut.clk)
 
-    async def run(self, inputs, expect, timeout_cycles):
+    async def run(self, inputs, expect, timeout_cycles, *, section=0):
         """Start the configured fabric and move whole tensors through it; call at the
         falling edge :meth:`load_bitstream` returned at.
 
@@ -337,6 +385,8 @@ class FabricTestbench:
         timeout_cycles : int
             Data cycles from start until every expected vector has arrived and ``done``
             is high.
+        section : int
+            The index of the section this run is (its idle and backpressure patterns).
 
         Returns
         -------
@@ -348,9 +398,10 @@ class FabricTestbench:
         ------
         ValueError
             For a port the fabric does not have or a badly shaped input.
-        AssertionError
-            If the fabric does not start, on timeout (naming each port and how many
-            vectors went in and came out) or when a port sends more than expected.
+        SectionFailure
+            If the fabric is not configured or does not start, on timeout (naming each
+            port and how many vectors went in and came out) or when a port sends more
+            than expected.
         """
         dut = self.dut
         for port, vectors in inputs.items():
@@ -369,14 +420,20 @@ class FabricTestbench:
                 raise ValueError(f"expected vectors on output port {port} must be a "
                                  f"non-negative integer, not {count!r}")
 
-        assert int(dut.configured.value), "run() needs a configured fabric"
+        if not int(dut.configured.value):
+            raise SectionFailure("not configured", "run() needs a configured fabric")
         dut.start.value = 1
         await FallingEdge(dut.clk)
         dut.start.value = 0
-        assert int(dut.running.value), (
-            f"the fabric did not start (configured={int(dut.configured.value)}, "
-            f"done={int(dut.done.value)})")
+        if not int(dut.running.value):
+            raise SectionFailure("did not start",
+                                 f"the fabric did not start (configured="
+                                 f"{int(dut.configured.value)}, done={int(dut.done.value)})")
 
+        for port, d in self.drivers.items():
+            d.begin(self._pauses("in", port, section))
+        for port, m in self.monitors.items():
+            m.begin(self._pauses("out", port, section))
         for port, vectors in inputs.items():
             self.drivers[port].send(vectors)
         wanted = [(self.monitors[port], count) for port, count in expect.items()]
@@ -384,7 +441,9 @@ class FabricTestbench:
         while not (all(len(m.vectors) >= count for m, count in wanted)
                    and int(dut.done.value)):
             if cycle == timeout_cycles:
-                raise AssertionError(self._timeout_report(inputs, expect, timeout_cycles))
+                self.data_cycles, self.data_seconds = cycle, time.perf_counter() - wall0
+                raise SectionFailure("timeout",
+                                     self._timeout_report(inputs, expect, timeout_cycles))
             await self._step()
             cycle += 1
         self.data_cycles, self.data_seconds = cycle, time.perf_counter() - wall0
@@ -393,11 +452,59 @@ class FabricTestbench:
 
         extra = {port: len(m.vectors) - expect.get(port, 0)
                  for port, m in self.monitors.items() if len(m.vectors) > expect.get(port, 0)}
-        assert not extra, "more vectors than expected: " + ", ".join(
-            f"out{port} sent {expect.get(port, 0) + n} (expected {expect.get(port, 0)})"
-            for port, n in extra.items())
-        outputs = {port: self.monitors[port].take(count) for port, count in expect.items()}
-        return outputs, int(dut.cycles.value)
+        if extra:
+            raise SectionFailure("too many vectors", "more vectors than expected: " + ", ".join(
+                f"out{port} sent {expect.get(port, 0) + n} (expected {expect.get(port, 0)})"
+                for port, n in extra.items()))
+        return self.collected(expect), int(dut.cycles.value)
+
+    def collected(self, expect):
+        """Output port -> the vectors collected from it in the last :meth:`run`, at most
+        ``expect[port]``."""
+        return {port: self.monitors[port].take(count) for port, count in expect.items()}
+
+    async def run_section(self, index, section, *, configure_only=False):
+        """Run section ``index`` of a job (a :class:`sim.job.Section`): after the first,
+        quiet the streams; load its bitstream; unless refused (or ``configure_only``),
+        start the fabric and run its streams. Call at a falling edge (after
+        :meth:`reset` or the previous section).
+
+        Returns
+        -------
+        SimResult
+            With its ``status`` (:data:`sim.job.STATUSES`) and, for a failure, the
+            report as ``message``. A refused bitstream (or ``configure_only``) is watched
+            for as many cycles as it has words and 64 more, so that ``configured`` shows
+            a loader that configures anyway.
+        """
+        dut = self.dut
+        if index:
+            self.quiet_streams()
+        try:
+            cfg_error = await self.load_bitstream(section.bitstream)
+        except SectionFailure as e:
+            return SimResult(outputs={}, cycles=-1, cfg_error=int(dut.cfg_error.value),
+                             configured=bool(int(dut.configured.value)), status=e.status,
+                             message=str(e))
+        if cfg_error or configure_only:
+            await ClockCycles(dut.clk, len(section.bitstream) // 4 + 64)
+            return SimResult(outputs={}, cycles=-1, cfg_error=cfg_error,
+                             configured=bool(int(dut.configured.value)),
+                             status="cfg_error" if cfg_error else "ok")
+        try:
+            outputs, cycles = await self.run(section.inputs, section.expect,
+                                             section.timeout_cycles, section=index)
+        except SectionFailure as e:
+            started = e.status not in ("not configured", "did not start")
+            return SimResult(outputs=self.collected(section.expect) if started else {},
+                             cycles=int(dut.cycles.value) if started else -1,
+                             cfg_error=0, configured=bool(int(dut.configured.value)),
+                             sim_cycles=self.data_cycles if started else 0,
+                             wall_seconds=self.data_seconds if started else 0.0,
+                             status=e.status, message=str(e))
+        return SimResult(outputs=outputs, cycles=cycles, cfg_error=0,
+                         configured=bool(int(dut.configured.value)),
+                         sim_cycles=self.data_cycles, wall_seconds=self.data_seconds)
 
     def _timeout_report(self, inputs, expect, timeout_cycles):
         lines = [f"{timeout_message(timeout_cycles)} "

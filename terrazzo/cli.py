@@ -73,7 +73,10 @@ def _load_graph(path):
 def _compile(graph, p, seed, sr_seed=0):
     from compiler.compile import compile_graph
     try:
-        return compile_graph(graph, p, seed=seed, sr_seed=sr_seed)
+        # sections are compiled one by one: say so as they go (on standard error, so
+        # that standard output stays the report)
+        return compile_graph(graph, p, seed=seed, sr_seed=sr_seed,
+                             progress=lambda line: print(line, file=sys.stderr, flush=True))
     except CompileError as e:
         raise CliError(str(e)) from None
 
@@ -217,6 +220,10 @@ def cmd_run(args):
     print(f"cycles {run.cycles}, ideal {run.ideal_cycles}, utilization "
           f"{100 * run.utilization:.1f} %, simulated at {run.sim_cycles_per_second:,.0f} "
           f"cycles/s")
+    if len(run.sections) > 1:
+        for k, sec in enumerate(run.sections):
+            print(f"  section {k}: cycles {sec.cycles}, ideal {sec.ideal_cycles}, "
+                  f"utilization {100 * sec.utilization:.1f} %")
     print(f"wrote {out}" + (f" and {args.wave}" if args.wave else ""))
     if args.check:
         try:

@@ -24,8 +24,11 @@ def _starts_with(*prefixes):
 
 
 def _is_bitstream(path):
+    """A bitstream, or the section container of a program of several."""
     from hw.format import MAGIC     # Amaranth: only when there is a file to look at
-    return _starts_with(MAGIC.to_bytes(4, "little"))(path)
+    from compiler.container import SECTIONS_MAGIC
+    return _starts_with(MAGIC.to_bytes(4, "little"),
+                        SECTIONS_MAGIC.to_bytes(4, "little"))(path)
 
 
 def _is_manifest(path):

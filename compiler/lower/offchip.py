@@ -1,5 +1,7 @@
-"""Operands read from DRAM: a graph input that no PMU can hold for a kernel is read by a
-DRAM unit's load engine straight from off-chip memory, in the kernel's order.
+"""Tensors in DRAM: a graph input that no PMU can hold for a kernel is read by a
+DRAM unit's load engine straight from off-chip memory, in the kernel's order; a tensor
+that crosses from one section of a program to a later one is stored by a store engine
+and streamed back by a load engine (:func:`stream_read`, :func:`stream_write`).
 
 A load engine moves *runs* of contiguous words, one run per iteration of its counter
 chain (:mod:`hw.dram`). An operand's pops are a walk (:func:`.delivery.operand_walk`):
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 from hw.dram import DramMode
 from .configs import pad
 
-__all__ = ["DramRead", "plan_dram_read", "dram_config"]
+__all__ = ["DramRead", "DramWrite", "plan_dram_read", "stream_read", "stream_write",
+           "dram_config"]
 
 _U32 = 1 << 32
 _S32 = 1 << 31
+_WORDS = 1 << 30        # words a DRAM unit addresses
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ def plan_dram_read(o, walk, size, p):
     else:
         return None
     levels = [d for d in dims if d.count > 1]
+    if size > _WORDS:
+        return None         # past what a DRAM unit addresses
     if len(levels) > p.counters or any(d.count >= _U32 or not -_S32 <= d.step < _S32
                                        for d in levels):
         return None
@@ -99,12 +105,54 @@ def plan_dram_read(o, walk, size, p):
                     tuple(d.step for d in levels), walk.base, size)
 
 
-def dram_config(read, p, base=0):
+class DramWrite(DramRead):
+    """The store of one stream to a tensor: the fields of :class:`DramRead`, for the
+    store engine (``run`` words taken from the stream per run)."""
+
+    def to_text(self):
+        return "store " + super().to_text()
+
+
+def _whole(cls, tensor, shape, order, lanes):
+    """The access of a whole tensor of ``shape`` travelling in stream ``order``: ``rows``
+    is a run per row of the last dimension, ``lane0`` a run of one word per vector."""
+    shape = tuple(shape) or (1,)
+    size = math.prod(shape)
+    if order == "rows":
+        run, rows = shape[-1], size // shape[-1]
+    elif order == "lane0":
+        run, rows = 1, size
+    else:
+        return None
+    if rows >= _U32:
+        return None
+    extents, strides = ((rows,), (run,)) if rows > 1 else ((), ())
+    return cls(tensor, DramMode.VECTOR, run, extents, strides, 0, size)
+
+
+def stream_read(tensor, shape, lanes):
+    """The :class:`DramRead` that streams a whole tensor in ``rows`` order, as an edge
+    input port carries it."""
+    return _whole(DramRead, tensor, shape, "rows", lanes)
+
+
+def stream_write(tensor, shape, order, lanes):
+    """The :class:`DramWrite` that stores a whole tensor arriving in stream ``order``
+    (``rows`` or ``lane0``) densely, row-major; None for another order."""
+    return _whole(DramWrite, tensor, shape, order, lanes)
+
+
+def _engine(access, p, base):
+    if access is None:
+        return {"mode": DramMode.OFF, "indexed": 0, "base": 0, "run": 0,
+                "extents": [1] * p.counters, "strides": [0] * p.counters}
+    return {"mode": access.mode, "indexed": 0, "base": base + access.offset,
+            "run": access.run, "extents": pad(access.extents, p.counters, 1),
+            "strides": pad(access.strides, p.counters, 0)}
+
+
+def dram_config(read, p, base=0, write=None, write_base=0):
     """The ``hw.dram.dram_layout(p)`` dict of a DRAM unit doing ``read`` of a tensor at
-    word ``base``, its store engine off."""
-    off = {"mode": DramMode.OFF, "indexed": 0, "base": 0, "run": 0,
-           "extents": [1] * p.counters, "strides": [0] * p.counters}
-    load = {"mode": read.mode, "indexed": 0, "base": base + read.offset, "run": read.run,
-            "extents": pad(read.extents, p.counters, 1),
-            "strides": pad(read.strides, p.counters, 0)}
-    return {"load": load, "store": off}
+    word ``base`` and ``write`` of one at word ``write_base`` (either may be None: that
+    engine is off)."""
+    return {"load": _engine(read, p, base), "store": _engine(write, p, write_base)}

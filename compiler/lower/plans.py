@@ -86,11 +86,13 @@ class Lowered:
     delays : tuple of str
         The PMUs (in ``pmus``) that are delay lines on the short branches of fan-outs
         (:mod:`compiler.lower.balance`).
-    drams : dict[str, dict]
-        Per ``dram`` vunit its configuration (a dict for ``hw.dram.dram_layout(p).const``).
     dram_reads : dict[str, DramRead]
-        Per ``dram`` vunit the graph input it reads (:mod:`compiler.lower.offchip`), at
-        word 0 of its port's memory.
+        Per ``dram`` vunit the tensor its load engine reads (:mod:`compiler.lower.offchip`),
+        relative to the tensor's first word.
+    dram_writes : dict[str, DramWrite]
+        Per ``dram`` vunit the tensor its store engine writes; a vunit may do both.
+        Where each tensor lies in DRAM is decided after lowering
+        (:func:`compiler.compile.dram_configs`).
     """
     netlist: Netlist
     pcus: dict
@@ -99,8 +101,13 @@ class Lowered:
     outputs: list
     kernels: list
     delays: tuple = ()
-    drams: dict = field(default_factory=dict)
     dram_reads: dict = field(default_factory=dict)
+    dram_writes: dict = field(default_factory=dict)
+
+    @property
+    def dram_units(self):
+        """The ``dram`` vunits, in netlist order."""
+        return [v.name for v in self.netlist.vunits if v.kind == "dram"]
 
     def to_text(self):
         """Kernels, virtual PMUs and the netlist as stable text for golden tests."""
@@ -115,6 +122,8 @@ class Lowered:
                          f"{' init=' + str(len(plan.init)) if plan.init else ''}")
         for name, read in self.dram_reads.items():
             lines.append(f"dram {name} reads {read.tensor}: {read.to_text()}")
+        for name, write in self.dram_writes.items():
+            lines.append(f"dram {name} writes {write.tensor}: {write.to_text()}")
         lines.append(self.netlist.text())
         return "\n".join(l for l in lines if l) + "\n"
 

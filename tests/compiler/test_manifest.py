@@ -116,7 +116,7 @@ MALFORMED = [
     ("source", setting(["source"], None), "source must be an object, not None"),
     ("unknown field", setting(["extra"], 1),
      "unknown field 'extra' (known: format, version, graph, fabric, bitstream_sha256, "
-     "compiler_version, inputs, outputs, dram, ideal_cycles, report, source)"),
+     "compiler_version, inputs, outputs, dram, sections, ideal_cycles, report, source)"),
     ("unknown port field", setting(["inputs", 0, "prot"], 2),
      "unknown field 'inputs[0].prot' (known: name, port, shape, dtype, order, words, "
      "vectors)"),

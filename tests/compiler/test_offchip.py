@@ -102,25 +102,24 @@ def test_dram_units_run_out():
 
 def test_the_manifest_lists_dram_tensors_and_the_ideal_counts_their_beats():
     r = compile_graph(kernels.load("gemm").build(m=4, k=16, n=32), TINY_DRAM)
-    assert r.manifest.dram == (DramSpec("B", 0, 0, (16, 32), "i32", 512),)
+    assert r.manifest.dram == (DramSpec("B", 0, (16, 32), "i32", 512),)
     assert [s.name for s in r.manifest.inputs] == ["A"]
     # 512 runs of one 4-word vector, one beat each (dram_beat 4)
     assert r.report["dram_bound"] == 512 and r.manifest.ideal_cycles == 512
     assert r.report["utilization"]["dram"] == [1, 1]
     text = r.report_text()
     assert "  ideal cycles 512 (compute 512, I/O 32, DRAM 512)" in text
-    assert "  DRAM port 0: B [16, 32] at word 0" in text
+    assert "  DRAM: B [16, 32] at word 0" in text
     doc = json.loads(r.manifest.to_json())
-    assert doc["dram"] == [{"name": "B", "port": 0, "address": 0, "shape": [16, 32],
+    assert doc["dram"] == [{"name": "B", "address": 0, "shape": [16, 32],
                             "dtype": "i32", "words": 512}]
     assert Manifest.from_json(r.manifest.to_json()) == r.manifest
     r.manifest.check_inputs({"A": [[0] * 16] * 4, "B": [[0] * 32] * 16})
     with pytest.raises(ManifestError, match=r"^input tensor 'B' is missing"):
         r.manifest.check_inputs({"A": [[0] * 16] * 4})
-    moved = replace(r.manifest, dram=(replace(r.manifest.dram[0], port=1),))
-    with pytest.raises(ManifestError, match=r"dram\[0\]\.port must be below 1 \(fabric "
-                                            r"'tiny-dram' has 1 DRAM ports\), not 1$"):
-        moved.check_fabric(TINY_DRAM)
+    with pytest.raises(ManifestError, match=r"the program has tensors in DRAM, and fabric "
+                                            r"'tiny' has no DRAM ports$"):
+        replace(r.manifest, fabric_hash=TINY.hash).check_fabric(TINY)
     bad = dict(doc, dram=[dict(doc["dram"][0], words=7)])
     with pytest.raises(ManifestError, match=r"dram\[0\]\.words must be 512"):
         Manifest.from_json(json.dumps(bad))
@@ -174,8 +173,8 @@ def test_beats_count_runs_that_straddle_beats():
 
 def test_a_constant_no_pmu_holds_is_read_from_dram_with_its_values_from_the_source():
     r = compile_graph(kernels.load("gemv").build(m=4, k=128), TINY_DRAM)   # W: 512 words
-    assert r.manifest.dram == (DramSpec("W", 0, 0, (4, 128), "i32", 512, True),)
-    assert "  DRAM port 0: W [4, 128] at word 0 (constant)" in r.report_text()
+    assert r.manifest.dram == (DramSpec("W", 0, (4, 128), "i32", 512, True),)
+    assert "  DRAM: W [4, 128] at word 0 (constant)" in r.report_text()
     doc = json.loads(r.manifest.to_json())
     assert doc["dram"][0]["const"] is True
     assert Manifest.from_json(r.manifest.to_json()) == r.manifest

@@ -1,8 +1,8 @@
 """DRAM units in the fabric: a netlist with a DRAM unit is placed, routed and encoded by
 the compiler, loaded into the generated Verilog under Icarus, and its AXI4 port served
-by cocotbext-axi's ``AxiRam``: a strided, unaligned load streams out of an edge output
-port, an edge input stream is stored to strided runs, and both equal a Python model of
-the unit (``hw.dram.run_addresses``). Lowering does not use DRAM units yet, so the
+by cocotbext-axi's ``AxiRam`` over the run's one DRAM memory: a strided, unaligned load
+streams out of an edge output port, an edge input stream is stored to strided runs, and
+both equal a Python model of the unit (``hw.dram.run_addresses``). Lowering does not use DRAM units yet, so the
 program is written as a netlist here."""
 
 from pathlib import Path
@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compiler.bitstream import Bitstream, encode
+from compiler.bitstream import Bitstream, Record, encode, words_of
 from compiler.compile import emit_records
 from compiler.lower.plans import Lowered
 from compiler.netlist import Net, Netlist, VUnit
 from compiler.place import place
 from compiler.route import route
-from hw.dram import DramMode, run_addresses
+from hw.dram import DramMode, dram_layout, run_addresses
+from hw.format import RecordKind
 from hw.params import load_fabric
 from sim.job import JobError
 from sim.runner import Runner
@@ -41,17 +42,30 @@ LOAD = engine(DramMode.VECTOR, 1021, 7, (3,), (9,))
 STORE = engine(DramMode.VECTOR, 1203, 6, (2,), (50,))
 
 
+def build(p, netlist, drams, seed=0):
+    """The bitstream of ``netlist`` on fabric ``p`` (placed, routed, encoded by the
+    compiler) whose DRAM vunits get the configurations ``drams`` (vunit ->
+    ``dram_layout(p)`` dict), and its placement."""
+    netlist.validate(p)
+    placement = place(netlist, p, seed=seed)
+    routing = route(netlist, placement, p)
+    routing.check(netlist, placement)
+    records = list(emit_records(p, Lowered(netlist, {}, {}, [], [], []), placement, routing))
+    layout = dram_layout(p)
+    for name, config in drams.items():
+        target = p.dram_id(placement[name])
+        at, = [k for k, r in enumerate(records)
+               if r.kind == RecordKind.UNIT and r.target == target]
+        records[at] = Record(RecordKind.UNIT, target,
+                             words_of(layout.const(config).as_bits(), layout))
+    return encode(Bitstream(p.hash32, tuple(records))), placement
+
+
 def program():
     netlist = Netlist([VUnit("mem", "dram"), VUnit("i", "in"), VUnit("o", "out")],
                       [Net("load", "vector", ("mem", "vout"), (("o", "data"),)),
                        Net("store", "vector", ("i", "data"), (("mem", "vin"),))])
-    netlist.validate(P)
-    placement = place(netlist, P, seed=0)
-    routing = route(netlist, placement, P)
-    routing.check(netlist, placement)
-    lowered = Lowered(netlist, {}, {}, [], [], [], drams={"mem": {"load": LOAD,
-                                                                   "store": STORE}})
-    return encode(Bitstream(P.hash32, emit_records(P, lowered, placement, routing))), placement
+    return build(P, netlist, {"mem": {"load": LOAD, "store": STORE}})
 
 
 def expected(image, vin):
@@ -80,25 +94,32 @@ def test_dram_unit_loads_and_stores_through_the_fabric(stall):
     vin = rng.integers(-2**31, 2**31, (4, P.lanes)).astype(np.int32)
     want_out, want_mem = expected(image, vin)
     result = Runner(P, "icarus", build_root=BUILD_ROOT).run(
-        bitstream, {0: vin}, {placement["o"]: len(want_out)}, dram={0: image},
+        bitstream, {0: vin}, {placement["o"]: len(want_out)}, dram=image,
         idle=0.3 if stall else 0.0, backpressure=0.3 if stall else 0.0, seed=5)
     assert result.cfg_error == 0 and result.cycles > 0
     np.testing.assert_array_equal(result.outputs[placement["o"]], want_out)
     changed = np.flatnonzero(want_mem != image)
     assert len(changed) == 12                           # the store really wrote
-    np.testing.assert_array_equal(result.dram[0], want_mem)
+    assert result.dram.dtype == np.uint32
+    np.testing.assert_array_equal(result.dram, want_mem)
 
 
 def test_dram_memory_is_checked_before_anything_runs():
     runner = Runner(P, "icarus", build_root=BUILD_ROOT)
     words = b"\0\0\0\0"
-    with pytest.raises(JobError, match=r"^DRAM port must be an integer in \[0, 1\), not 1$"):
-        runner.run(words, {}, {}, dram={1: np.zeros(4, np.uint32)})
-    with pytest.raises(JobError, match=r"^DRAM port 0 takes a 1-D array of 1 to 16777216 "
-                                       r"words, not shape \(2, 2\)$"):
-        runner.run(words, {}, {}, dram={0: np.zeros((2, 2), np.uint32)})
-    with pytest.raises(JobError, match=r"^DRAM port 0 has values outside 32 bits"):
-        runner.run(words, {}, {}, dram={0: np.array([2**32])})
+    with pytest.raises(JobError, match=r"^dram is one array of 32-bit words, the memory "
+                                       r"every DRAM port serves, not a dict \(ports \[0\]\)$"):
+        runner.run(words, {}, {}, dram={0: np.zeros(4, np.uint32)})
+    with pytest.raises(JobError, match=r"^dram takes a 1-D array of 1 to 16777216 words, "
+                                       r"not shape \(2, 2\)$"):
+        runner.run(words, {}, {}, dram=np.zeros((2, 2), np.uint32))
+    with pytest.raises(JobError, match=r"^dram takes a 1-D array of 1 to 16777216 words, "
+                                       r"not shape \(0,\)$"):
+        runner.run(words, {}, {}, dram=np.zeros(0, np.uint32))
+    with pytest.raises(JobError, match=r"^dram takes integers, not float64$"):
+        runner.run(words, {}, {}, dram=np.zeros(4))
+    with pytest.raises(JobError, match=r"^dram has values outside 32 bits"):
+        runner.run(words, {}, {}, dram=np.array([2**32]))
     with pytest.raises(JobError, match=r"^fabric 'tiny' has no DRAM ports \(dram_ports = 0\)$"):
         Runner(load_fabric("tiny"), "icarus", build_root=BUILD_ROOT).run(
-            words, {}, {}, dram={0: np.zeros(4, np.uint32)})
+            words, {}, {}, dram=np.zeros(4, np.uint32))

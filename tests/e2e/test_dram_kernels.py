@@ -82,7 +82,7 @@ def test_the_cli_compiles_and_runs_a_dram_program(tmp_path):
                               cwd=tmp_path, capture_output=True, text=True, env=env)
     r = terrazzo("compile", "g.py", "--fabric", "fabric.toml", "-o", "g.tzb")
     assert r.returncode == 0, r.stderr
-    assert "  DRAM port 0: B [16, 20] at word 0" in r.stdout
+    assert "  DRAM: B [16, 20] at word 0" in r.stdout
     r = terrazzo("run", "g.tzb", "--inputs", "in.npz", "--fabric", "fabric.toml", "--check",
                  "--build-dir", BUILD_ROOT)
     assert r.returncode == 0, r.stderr

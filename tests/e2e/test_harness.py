@@ -17,7 +17,7 @@ from hw.params import load_fabric
 from sim.execute import compare, golden_outputs, output_tensors, port_streams
 from sim.harness import Harness, ports_header, read_result, write_job
 from sim.verilator import VerilatorConfig
-from sim.job import JobError, timeout_message
+from sim.job import JobError, Section, timeout_message
 from sim.runner import SimulationError
 from terrazzo import kernels
 
@@ -207,15 +207,16 @@ def test_ports_header():
 
 def test_job_file_layout(tmp_path):
     path = tmp_path / "job.bin"
-    write_job(path, bitstream=b"\1\0\0\0\2\0\0\0", lanes=4, io_in=2, io_out=2,
-              inputs={1: np.arange(8).reshape(2, 4)}, expect={0: 3}, idle=0.5,
-              backpressure=0.0, seed=-1, timeout_cycles=100, configure_only=False,
-              ideal_cycles=7)
+    write_job(path, lanes=4, io_in=2, io_out=2,
+              sections=[Section(b"\1\0\0\0\2\0\0\0", {1: np.arange(8).reshape(2, 4)},
+                                {0: 3}, 100)],
+              idle=0.5, backpressure=0.0, seed=-1, configure_only=False, ideal_cycles=7)
     data = path.read_bytes()
-    assert data[:8] == b"TZHJOB01"
+    assert data[:8] == b"TZHJOB02"
     assert int.from_bytes(data[24:32], "little") == 2**52          # idle threshold
     assert int.from_bytes(data[40:48], "little") == 2**64 - 1      # seed modulo 2**64
-    assert len(data) == 80 + 8 + (16 + 32) + 16
+    assert int.from_bytes(data[80:88], "little") == 100            # timeout_cycles
+    assert len(data) == 80 + 24 + 8 + (16 + 32) + 16
 
 
 def test_result_file_rejects_other_files(tmp_path):

@@ -3,7 +3,8 @@ DRAM program of ``test_dram_fabric`` (a strided, unaligned load to an edge outpu
 edge input stored to strided runs) gives the Python model's outputs and memory through
 the harness, free-running and stalled, and the same outputs and memory as the cocotb
 testbench's ``AxiRam`` under Verilator (not the same cycles: the memory models' timing
-differs); bursts outside the memory answer SLVERR and change nothing."""
+differs); bursts outside the memory answer SLVERR and change nothing. The job and result
+files carry the one DRAM memory of a run."""
 
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from hw.params import load_fabric
 from sim.harness import DRAM_LATENCY, Harness, ports_header, read_result, write_job
-from sim.job import JobError
+from sim.job import JobError, Section
 from sim.runner import Runner
 
 from .test_dram_fabric import P, WORDS, expected, program
@@ -44,7 +45,7 @@ def run(sim, job, stall, image=None):
     idle, backpressure = STALLS[stall]
     want_out, _ = expected(full, vin)
     return sim.run(bitstream, {0: vin}, {port: len(want_out)},
-                   dram={0: full if image is None else image}, idle=idle,
+                   dram=full if image is None else image, idle=idle,
                    backpressure=backpressure, seed=SEED)
 
 
@@ -56,8 +57,8 @@ def test_harness_loads_and_stores_like_the_model(harness, job, stall):
     assert result.cfg_error == 0 and result.configured and result.cycles > 0
     np.testing.assert_array_equal(result.outputs[port], want_out)
     assert len(np.flatnonzero(want_mem != image)) == 12        # the store really wrote
-    assert result.dram[0].dtype == np.uint32
-    np.testing.assert_array_equal(result.dram[0], want_mem)
+    assert result.dram.dtype == np.uint32
+    np.testing.assert_array_equal(result.dram, want_mem)
 
 
 def test_harness_equals_cocotb(harness, job):
@@ -68,8 +69,8 @@ def test_harness_equals_cocotb(harness, job):
     assert mine.outputs.keys() == theirs.outputs.keys()
     for port in mine.outputs:
         np.testing.assert_array_equal(mine.outputs[port], theirs.outputs[port])
-    assert mine.dram.keys() == theirs.dram.keys() == {0}
-    np.testing.assert_array_equal(mine.dram[0], theirs.dram[0])
+    assert mine.dram.shape == theirs.dram.shape == (WORDS,)
+    np.testing.assert_array_equal(mine.dram, theirs.dram)
 
 
 def test_bursts_outside_the_memory_answer_slverr(harness, job):
@@ -84,14 +85,21 @@ def test_bursts_outside_the_memory_answer_slverr(harness, job):
     result = run(harness, job, "free", image=small)
     np.testing.assert_array_equal(result.outputs[port], want_out)
     assert want_out[:2].any() and not want_out[2:].any()
-    np.testing.assert_array_equal(result.dram[0], small)
+    np.testing.assert_array_equal(result.dram, small)
 
 
 def test_memory_is_returned_when_the_fabric_does_not_run(harness, job):
     bitstream, port, image, _ = job
-    result = harness.run(bitstream, {}, {port: 0}, dram={0: image}, configure_only=True)
+    result = harness.run(bitstream, {}, {port: 0}, dram=image, configure_only=True)
     assert result.configured and result.cycles == -1
-    np.testing.assert_array_equal(result.dram[0], image)
+    np.testing.assert_array_equal(result.dram, image)
+
+
+def test_without_memory_the_result_has_none(harness, job):
+    """No memory: the DRAM ports stay quiet; the bitstream still configures."""
+    bitstream, port, _, _ = job
+    result = harness.run(bitstream, {}, {port: 0}, configure_only=True)
+    assert result.configured and result.dram is None
 
 
 # -- no simulation --------------------------------------------------------------------------
@@ -99,13 +107,14 @@ def test_memory_is_returned_when_the_fabric_does_not_run(harness, job):
 def test_dram_memory_is_checked_before_anything_runs():
     harness = Harness(P, build_root=BUILD_ROOT)
     words = b"\0\0\0\0"
-    with pytest.raises(JobError, match=r"^DRAM port must be an integer in \[0, 1\), not 1$"):
+    with pytest.raises(JobError, match=r"^dram is one array of 32-bit words, the memory "
+                                       r"every DRAM port serves, not a dict \(ports \[1\]\)$"):
         harness.run(words, {}, {}, dram={1: np.zeros(4, np.uint32)})
-    with pytest.raises(JobError, match=r"^DRAM port 0 has values outside 32 bits"):
-        harness.run(words, {}, {}, dram={0: np.array([-2**31 - 1])})
+    with pytest.raises(JobError, match=r"^dram has values outside 32 bits"):
+        harness.run(words, {}, {}, dram=np.array([-2**31 - 1]))
     with pytest.raises(JobError, match=r"^fabric 'tiny' has no DRAM ports \(dram_ports = 0\)$"):
         Harness(load_fabric("tiny"), build_root=BUILD_ROOT).run(
-            words, {}, {}, dram={0: np.zeros(4, np.uint32)})
+            words, {}, {}, dram=np.zeros(4, np.uint32))
 
 
 def test_ports_header_lists_dram_ports():
@@ -122,29 +131,36 @@ def test_ports_header_lists_dram_ports():
         ports_header(verilog, 4, "Vtop")
 
 
-def test_job_names_the_memory_files(tmp_path):
+def test_job_names_the_memory_file(tmp_path):
     path = tmp_path / "job.bin"
     memory = np.array([1, 2**32 - 1, 3], np.uint32)
-    write_job(path, bitstream=b"\1\0\0\0", lanes=4, io_in=1, io_out=1, inputs={},
-              expect={}, idle=0.0, backpressure=0.0, seed=0, timeout_cycles=10,
-              configure_only=False, ideal_cycles=0, dram={0: memory})
+    write_job(path, lanes=4, io_in=1, io_out=1,
+              sections=[Section(b"\1\0\0\0", {}, {}, 10)], idle=0.0, backpressure=0.0,
+              seed=0, configure_only=False, ideal_cycles=0, dram=memory)
     data = path.read_bytes()
-    assert int.from_bytes(data[76:80], "little") == 1
-    assert data[84:] == (b"\0\0\0\0" + DRAM_LATENCY.to_bytes(4, "little") +
-                         (3).to_bytes(8, "little") + (9).to_bytes(8, "little") + b"dram0.bin")
-    np.testing.assert_array_equal(
-        np.fromfile(tmp_path / "dram0.bin", dtype="<u4"), memory)
+    assert data[:8] == b"TZHJOB02"
+    assert int.from_bytes(data[56:60], "little") == 1                   # sections
+    assert int.from_bytes(data[60:64], "little") == DRAM_LATENCY
+    assert data[64:88] == (3).to_bytes(8, "little") + (8).to_bytes(8, "little") + b"dram.bin"
+    assert data[88:] == ((10).to_bytes(8, "little") + (1).to_bytes(4, "little") + bytes(12)
+                         + b"\1\0\0\0")
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "dram.bin", dtype="<u4"), memory)
 
 
 def test_result_file_carries_the_memory(tmp_path):
+    """One section of a fabric with one input and one output port (nothing kept), then
+    the memory."""
     path = tmp_path / "result.bin"
-    head = (b"TZHRES02" + bytes(4 * 5) + (0).to_bytes(4, "little") * 2
-            + (4).to_bytes(4, "little") + (-1).to_bytes(8, "little", signed=True) + bytes(24))
-    section = ((1).to_bytes(4, "little") + bytes(4) + (0).to_bytes(4, "little") + bytes(4)
-               + (2).to_bytes(8, "little") + np.array([7, 2**32 - 1], "<u4").tobytes())
-    path.write_bytes(head + section)
+    head = b"TZHRES03" + (1).to_bytes(4, "little") + (1).to_bytes(4, "little") * 2 \
+        + (4).to_bytes(4, "little")
+    section = bytes(24) + (-1).to_bytes(8, "little", signed=True) + bytes(24) + bytes(24)
+    memory = (2).to_bytes(8, "little") + np.array([7, 2**32 - 1], "<u4").tobytes()
+    path.write_bytes(head + section + memory)
     result = read_result(path)
-    assert list(result.dram) == [0] and result.dram[0].tolist() == [7, 2**32 - 1]
-    path.write_bytes(head + section[:-4])
+    assert len(result.sections) == 1 and result.sections[0].cycles == -1
+    assert result.dram.dtype == np.uint32 and result.dram.tolist() == [7, 2**32 - 1]
+    path.write_bytes(head + section + bytes(8))
+    assert read_result(path).dram is None
+    path.write_bytes(head + section + memory[:-4])
     with pytest.raises(ValueError, match="result file too short"):
         read_result(path)

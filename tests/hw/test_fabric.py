@@ -26,7 +26,7 @@ def test_plasticine_elaborates():
     p = load_fabric("plasticine")
     text, summary = generate_verilog(p)
     assert "module terrazzo_fabric(" in text
-    assert summary.units == {"pcu": 64, "pmu": 64, "switch": 153}
+    assert summary.units == {"pcu": 64, "pmu": 64, "switch": 153, "dram": 8}
     assert summary.memory_bits >= 64 * 256 * 1024 * 8      # 256 KB per PMU, and FIFOs
 
 
