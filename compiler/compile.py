@@ -232,7 +232,7 @@ def _compile_sections(g, p, seed, effort, sr_seed, balance, log):
     """The :class:`SectionResult` of each section of ``g``, which does not fit ``p`` at
     once: the plan of :func:`compiler.sections.plan_sections`, a section that does not
     place and route halved until every part does."""
-    plan = plan_sections(g, p)
+    plan, g = plan_sections(g, p)
     groups = list(plan.groups)
     log(f"{len(g.nodes)} nodes do not fit fabric {p.name!r} at once: "
         f"{len(groups)} sections planned")
@@ -260,7 +260,7 @@ def _compile_sections(g, p, seed, effort, sr_seed, balance, log):
         log(f"section {k + 1} of {len(groups)}: {len(groups[k])} compute nodes, "
             f"{len(lowered.pcus)} PCUs, {len(lowered.pmus)} PMUs")
         k += 1
-    return done
+    return done, g
 
 
 def _allocate(sections):
@@ -378,7 +378,7 @@ def compile_graph(graph, p, *, seed=0, effort=1.0, sr_seed=0, balance=True, prog
     except CapacityError:
         if not p.dram_ports:
             raise
-        sections = _compile_sections(g, p, seed, effort, sr_seed, balance, log)
+        sections, g = _compile_sections(g, p, seed, effort, sr_seed, balance, log)
     addresses = _allocate(sections)
     for sec in sections:
         records = emit_records(p, sec.lowered, sec.placement, sec.routing, addresses)

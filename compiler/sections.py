@@ -16,11 +16,15 @@ section that reads them; a graph output goes to the section that computes what i
 
 from dataclasses import dataclass
 
+from hw.ops import Op
+
 from .errors import CompileError
+from .exprs import Arg, fold_expr
 from .ir import Graph, Input, Const, Iota, View, Map, Reduce, Fold, Scan, operands
 from .lower import lower
 
-__all__ = ["Section", "SectionPlan", "plan_sections", "section_graph", "TEMP_SUFFIX"]
+__all__ = ["Section", "SectionPlan", "plan_sections", "section_graph", "split_maps",
+           "TEMP_SUFFIX"]
 
 #: The output name a section gives a tensor it stores for later sections.
 TEMP_SUFFIX = ".dram"
@@ -114,18 +118,101 @@ def _output_home(g, ref, owner, index):
 _GROWING = ("pcu", "pmu", "in", "out")
 
 
+def _split_map(node, name, share):
+    """Map ``node`` as two: a map ``name`` computing the largest subexpression of at
+    most ``share`` of its calls, and ``node`` reading it in that subexpression's place;
+    None when no subexpression helps. Split again, a chain of calls becomes a chain of
+    maps each reading the one before."""
+    if fold_expr(node.expr, lambda e: False,
+                 lambda e, subs: e.op == Op.FTOBF_SR or any(subs)):
+        return None         # its random bits follow its own order of elements
+    calls = {}
+    sizes = fold_expr(node.expr, lambda e: frozenset(),
+                      lambda e, subs: calls.setdefault(id(e), (e, frozenset({id(e)}).union(
+                          *subs)))[1])
+    total = len(sizes)
+    best = None
+    for e, inside in calls.values():
+        if e is not node.expr and len(inside) <= total * share and (
+                best is None or len(inside) > len(calls[id(best)][1])):
+            best = e
+    if best is None or len(calls[id(best)][1]) < 2:
+        return None
+    used = sorted(fold_expr(best, lambda e: {e.index} if isinstance(e, Arg) else set(),
+                            lambda e, subs: set().union(*subs)))
+    renumber = {old: new for new, old in enumerate(used)}
+
+    def leaf(e):
+        return Arg(renumber[e.index]) if isinstance(e, Arg) else e
+
+    def call(e, args):
+        return type(e)(e.op, tuple(args))
+    inner = Map(name, tuple(node.inputs[i] for i in used), fold_expr(best, leaf, call))
+    hole = Arg(len(node.inputs))
+
+    def outer_call(e, args):
+        if e is best:
+            return hole
+        if all(new is old for new, old in zip(args, e.args)):
+            return e
+        return type(e)(e.op, tuple(args))
+    expr = fold_expr(node.expr, lambda e: e, lambda e, args: outer_call(e, args))
+    # the inputs only the moved subexpression read are the new map's alone
+    inputs = tuple(node.inputs) + (name,)
+    kept = sorted(fold_expr(expr, lambda e: {e.index} if isinstance(e, Arg) else set(),
+                            lambda e, subs: set().union(*subs)))
+    renumber = {old: new for new, old in enumerate(kept)}
+    outer = Map(node.name, tuple(inputs[i] for i in kept),
+                fold_expr(expr, leaf, call) if kept != list(range(len(inputs))) else expr)
+    return inner, outer
+
+
+def split_maps(g, shares):
+    """``g`` with each map named in ``shares`` split in two (:func:`_split_map`, the
+    new map taking at most that share of its calls, named ``<name>.part<k>`` and put
+    before it); returns the graph and whether any was split."""
+    nodes, split = [], False
+    for name, node in g.nodes.items():
+        pieces = None
+        if name in shares and isinstance(node, Map):
+            k = 0
+            while f"{name}.part{k}" in g.nodes:
+                k += 1
+            pieces = _split_map(node, f"{name}.part{k}", shares[name])
+        if pieces is None:
+            nodes.append(node)
+        else:
+            nodes.extend(pieces)
+            split = True
+    out = Graph(g.name, nodes, g.outputs)
+    return out, split
+
+
 def plan_sections(g, p):
     """Cut fused graph ``g`` into a :class:`SectionPlan` for fabric ``p`` by the greedy
-    packing of the module docstring. Raises :class:`CompileError` when the fabric has
-    no DRAM units (sections pass tensors through DRAM) or one compute node alone needs
-    more than the fabric has."""
+    packing of the module docstring; returns the plan and the graph it cuts, which is
+    ``g`` with every map that needs more PCUs than the fabric has split into smaller
+    maps (:func:`split_maps`). Raises :class:`CompileError` when the fabric has no DRAM
+    units (sections pass tensors through DRAM) or one compute node alone needs more
+    than the fabric has."""
     if not p.dram_ports:
         raise CompileError(f"the graph does not fit fabric {p.name!r} at once, and "
                            f"sections need DRAM units to pass tensors between them "
                            f"(the fabric has dram_ports = 0; compile for a fabric with "
                            f"DRAM ports, such as examples/fabrics/small-dram.toml)")
-    order, owner = compute_nodes(g)
-    need = _needs(g, p, owner)
+    n_pcu = sum(1 for _, k, _ in p.units if k.name == "PCU")
+    while True:
+        order, owner = compute_nodes(g)
+        need = _needs(g, p, owner)
+        # a piece to take three quarters of the fabric's PCUs, leaving room to route
+        big = {name: min(0.5, 0.75 * n_pcu / need[name][0]) for name in order
+               if need[name][0] > n_pcu}
+        if not big:
+            break
+        g, split = split_maps(g, big)
+        if not split:
+            break
+
     reads = {name: _reads(g, name, owner) for name in order}
     readers = {name: [] for name in order}
     for name in order:
@@ -136,7 +223,6 @@ def plan_sections(g, p):
     for out, ref in g.outputs.items():
         r = owner.get(ref, ref)
         outputs_of.setdefault(r, []).append(out)
-    n_pcu = sum(1 for _, k, _ in p.units if k.name == "PCU")
     n_pmu = len(p.units) - n_pcu
     limits = {"pcu": n_pcu, "pmu": n_pmu, "in": p.io_in, "out": p.io_out,
               "load": p.dram_ports, "store": p.dram_ports}
@@ -174,7 +260,7 @@ def plan_sections(g, p):
                                f"{', '.join(f'{limits[k]} {k}' for k in limits)})",
                                node=order[start])
         cuts[-1] = moved
-    return SectionPlan(tuple(tuple(order[a:b]) for a, b in zip(cuts, cuts[1:])))
+    return SectionPlan(tuple(tuple(order[a:b]) for a, b in zip(cuts, cuts[1:]))), g
 
 
 def _section_use(nodes, reads, readers, need, outputs_of, g, position, end):

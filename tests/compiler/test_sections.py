@@ -153,13 +153,10 @@ def _nodes_of(section):
     return names
 
 
-def test_the_golden_model_of_the_sections_is_the_graphs():
-    # section by section, with each stored tensor handed on, the golden model of the
-    # section graphs gives the whole graph's outputs (the cut changes no result)
-    g = layered_graph(120, seed=5)
-    r = compile_graph(g, SMALL_DRAM)
-    assert len(r.sections) > 1
-    rng = np.random.default_rng(0)
+def sections_golden(r, g, seed=0):
+    """Section by section, with each stored tensor handed on, the golden model of the
+    section graphs; checked to give the whole graph's outputs."""
+    rng = np.random.default_rng(seed)
     x = {name: rng.integers(-2**31, 2**31, shape, dtype=np.int64).astype(np.int32)
          for name, (shape, _) in r.manifest.tensors_in.items()}
     memory = dict(x)
@@ -177,17 +174,43 @@ def test_the_golden_model_of_the_sections_is_the_graphs():
         assert np.array_equal(outputs[name], want[name])
 
 
+def test_the_golden_model_of_the_sections_is_the_graphs():
+    # the cut changes no result
+    g = layered_graph(120, seed=5)
+    r = compile_graph(g, SMALL_DRAM)
+    assert len(r.sections) > 1
+    sections_golden(r, g)
+
+
 def _graph_inputs(g):
     from compiler.ir import Input
     return [n for n, node in g.nodes.items() if isinstance(node, Input)]
 
 
+def test_a_map_too_big_for_the_fabric_is_split_into_a_chain_of_maps():
+    g = Graph("long")
+    x, z = g.input("x", (16,)), g.input("z", (16,))
+    v = x
+    for i in range(120):
+        v = (v * 3 + z) ^ i if i % 2 else v + x
+    g.output("y", v)
+    r = compile_graph(g, SMALL_DRAM)
+    # fused into maps of 50 and 10 PCUs, each cut into pieces of at most 6 (three
+    # quarters of the fabric's 8), each reading the one before
+    assert len(r.sections) == 10
+    assert [k.name for s in r.sections for k in s.lowered.kernels] == \
+        [f"map199.part{k}" for k in range(7)] + ["map199", "map239.part0", "map239"]
+    assert all(len(s.dram_in) <= 1 for s in r.sections)
+    sections_golden(r, g)
+
+
 def test_a_node_too_big_for_any_section_is_refused_in_one_line():
+    # a reduction's fused body is not split
     g = Graph("wide")
     x = g.input("x", (16,))
     for _ in range(200):
-        x = x + 1
-    g.output("y", x)
+        x = x * 3 + 1
+    g.output("y", g.reduce("add", x))
     with pytest.raises(CompileError) as info:
         compile_graph(g, SMALL_DRAM)
     assert "\n" not in str(info.value)

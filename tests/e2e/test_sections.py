@@ -102,6 +102,23 @@ def test_a_bad_section_is_refused_before_anything_runs(chained):
                     build_root=BUILD_ROOT)
 
 
+def test_a_map_split_into_a_chain_of_sections_equals_golden():
+    from compiler.ir import Graph
+    g = Graph("long")
+    x, z = g.input("x", (8,)), g.input("z", (8,))
+    v = x
+    for i in range(30):
+        v = (v * 3 + z) ^ i if i % 2 else v + x
+    g.output("y", v)
+    result = compile_graph(g, P)
+    assert len(result.sections) > 2
+    tensors = random_inputs(result.manifest, 4)
+    run = run_program(result.bitstream, result.manifest, tensors, fabric=P,
+                      testbench="harness", build_root=BUILD_ROOT, backpressure=0.2, seed=1)
+    assert not compare(golden_outputs(result.manifest, tensors), run.outputs)
+    check_memory(result, run, tensors)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 11, 20])
 def test_random_graphs_larger_than_small_run_in_sections(seed):
