@@ -28,7 +28,7 @@ async def run_job(dut):
     await tb.reset()
     if job.dram is not None:
         # the DRAM ports stall as often as the input ports idle
-        tb.attach_dram(job.dram, stall=job.idle, seed=job.seed)
+        tb.attach_dram(job.dram, stall=job.idle, seed=job.seed, latency=job.dram_latency)
     results = []
     for index, section in enumerate(job.sections):
         results.append(await tb.run_section(index, section,

@@ -211,8 +211,11 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     waves, many times faster on long runs; both follow the same stimulus contract and
     give the same outputs and cycle counts. ``live_progress`` makes the harness print a
     progress line (cycles so far, percent of the ideal count, cycles per second) to the
-    standard error while it runs. ``dram_latency`` (harness only) sets the cycles its
-    DRAM model takes to answer (default :data:`sim.harness.DRAM_LATENCY`).
+    standard error while it runs. ``dram_latency`` sets the cycles the DRAM memory takes
+    to answer a read: the harness's model answers every request that late, overlapping
+    the requests in flight (default :data:`sim.harness.DRAM_LATENCY`); the cocotb
+    testbench's ``AxiRam`` waits that long before each read burst and serves them one
+    at a time (default: no wait).
 
     Raises :class:`RunError` for a program that cannot run as given or that reaches
     ``max_cycles``, :class:`sim.job.JobError` for a bad ``idle``, ``backpressure`` or
@@ -230,9 +233,6 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     if dram_latency is not None and (not isinstance(dram_latency, int) or isinstance(
             dram_latency, bool) or not 1 <= dram_latency <= 0xFFFF):
         raise RunError(f"dram_latency must be an integer in [1, 65535], not {dram_latency!r}")
-    if dram_latency is not None and testbench != "harness":
-        raise RunError("dram_latency is a setting of the harness's DRAM model; the cocotb "
-                       "testbench's AxiRam has its own timing (use testbench='harness')")
     if testbench == "harness" and (sim != "verilator" or wave is not None):
         raise RunError("the harness runs Verilator without waves; use testbench='cocotb' "
                        "(terrazzo run --testbench cocotb) for Icarus or a wave file")
@@ -273,6 +273,8 @@ def run_program(bitstream, manifest, tensors, *, fabric=None, sim="verilator",
     else:
         runner.build(waves=waves)
         extra = {"wave": wave}
+        if dram_latency is not None:
+            extra["dram_latency"] = dram_latency
     say(f"  ready in {time.monotonic() - t0:.0f} s; simulating "
         f"{sum(len(v) for v in inputs.values())} input and {sum(expect.values())} output "
         f"vectors...")
@@ -329,10 +331,10 @@ def _run_sections(bitstream, manifest, tensors, p, args):
     extra = {}
     if testbench == "harness":
         runner.build()
-        if args["dram_latency"] is not None:
-            extra["dram_latency"] = args["dram_latency"]
     else:
         runner.build()
+    if args["dram_latency"] is not None:
+        extra["dram_latency"] = args["dram_latency"]
     say(f"  ready in {time.monotonic() - t0:.0f} s; simulating {len(sections)} sections...")
     t0 = time.monotonic()
     result = runner.run_sections(

@@ -305,6 +305,7 @@ class Job:
     seed: int
     configure_only: bool
     dram: object = None     # uint32 array, or None
+    dram_latency: int = 0
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,7 @@ def _ports(archive, prefix):
 
 
 def write_job(path, *, lanes, sections, idle, backpressure, seed, configure_only=False,
-              dram=None):
+              dram=None, dram_latency=0):
     """Write a job for :mod:`sim.cocotb_fabric`.
 
     Keys: ``format`` (:data:`JOB_FORMAT`), ``lanes``, ``idle``, ``backpressure``,
@@ -394,13 +395,14 @@ def write_job(path, *, lanes, sections, idle, backpressure, seed, configure_only
     below ``S``: ``s{i}_bitstream`` (uint8), ``s{i}_timeout_cycles``, ``s{i}_in{k}``
     (``(vectors, lanes)`` int32 per input port) and ``s{i}_expect{k}`` (vector count per
     output port); ``dram`` (uint32 words: the initial memory), absent when the run has
-    none. The arguments (``sections`` a list of :class:`Section`) are written as given;
+    none; ``dram_latency`` (cycles an ``AxiRam`` adds before each read burst). The arguments (``sections`` a list of :class:`Section`) are written as given;
     the runner has validated them.
     """
     arrays = {
         "format": np.str_(JOB_FORMAT), "lanes": np.int64(lanes), "idle": np.float64(idle),
         "backpressure": np.float64(backpressure), "seed": np.int64(seed),
         "configure_only": np.int64(bool(configure_only)), "sections": np.int64(len(sections)),
+        "dram_latency": np.int64(dram_latency),
     }
     for i, s in enumerate(sections):
         arrays[f"s{i}_bitstream"] = np.frombuffer(bytes(s.bitstream), dtype=np.uint8)
@@ -445,7 +447,8 @@ def read_job(path):
         return Job(lanes=int(job["lanes"]), sections=sections, idle=float(job["idle"]),
                    backpressure=float(job["backpressure"]), seed=int(job["seed"]),
                    configure_only=bool(int(job["configure_only"])),
-                   dram=job["dram"] if "dram" in job.files else None)
+                   dram=job["dram"] if "dram" in job.files else None,
+                   dram_latency=int(job["dram_latency"]))
 
 
 def write_result(path, *, sections, dram=None):

@@ -79,7 +79,8 @@ class Runner(FabricBuild):
     """
 
     def run(self, bitstream, inputs, expect, *, idle=0.0, backpressure=0.0, seed=0,
-            wave=None, timeout_cycles=None, configure_only=False, dram=None):
+            wave=None, timeout_cycles=None, configure_only=False, dram=None,
+            dram_latency=0):
         """Load ``bitstream``, start the fabric, stream ``inputs`` in and collect
         ``expect`` vectors out: :meth:`run_sections` of one section.
 
@@ -106,6 +107,11 @@ class Runner(FabricBuild):
             The DRAM memory, 32-bit words from byte address 0 (:func:`sim.job.check_dram`),
             which every DRAM port serves (a cocotbext-axi ``AxiRam`` per port, all over
             this one memory); the result's ``dram`` is the memory at the end.
+        dram_latency : int
+            Cycles each ``AxiRam`` adds between taking a read burst's address and its
+            first data beat, to model a slower memory (0: none). The RAM serves one
+            burst at a time, so the cycles add up burst after burst (the harness's model
+            overlaps them, up to the unit's reads in flight).
 
         Returns
         -------
@@ -123,7 +129,8 @@ class Runner(FabricBuild):
         """
         result = self._run([(bitstream, inputs, expect)], idle=idle, backpressure=backpressure,
                            seed=seed, wave=wave, timeout_cycles=timeout_cycles,
-                           configure_only=configure_only, dram=dram)
+                           configure_only=configure_only, dram=dram,
+                           dram_latency=dram_latency)
         section, = result.sections
         if section.status in FAILURES:
             raise SimulationError(f"{self.sim} simulation failed (run directory "
@@ -131,7 +138,7 @@ class Runner(FabricBuild):
         return replace(section, dram=result.dram)
 
     def run_sections(self, sections, *, dram=None, idle=0.0, backpressure=0.0, seed=0,
-                     timeout_cycles=None, wave=None):
+                     timeout_cycles=None, wave=None, dram_latency=0):
         """Run several bitstreams one after the other in one simulation: the fabric is
         reset once; then each section's bitstream is loaded into the fabric as the
         previous section left it, the fabric started, the section's inputs streamed in
@@ -152,6 +159,8 @@ class Runner(FabricBuild):
             As for :meth:`run`, for every section, or a list of one per section.
         wave : path or None
             As for :meth:`run`: one wave file of the whole run.
+        dram_latency : int
+            As for :meth:`run`.
 
         Returns
         -------
@@ -171,10 +180,15 @@ class Runner(FabricBuild):
             If the build fails or the simulator crashes.
         """
         return self._run(sections, dram=dram, idle=idle, backpressure=backpressure, seed=seed,
-                         timeout_cycles=timeout_cycles, wave=wave, configure_only=False)
+                         timeout_cycles=timeout_cycles, wave=wave, configure_only=False,
+                         dram_latency=dram_latency)
 
     def _run(self, sections, *, dram, idle, backpressure, seed, timeout_cycles, wave,
-             configure_only):
+             configure_only, dram_latency=0):
+        if (not isinstance(dram_latency, int) or isinstance(dram_latency, bool)
+                or not 0 <= dram_latency <= 0xFFFF):
+            raise JobError(f"dram_latency must be an integer in [0, 65535], not "
+                           f"{dram_latency!r}")
         idle = check_probability("idle", idle)
         backpressure = check_probability("backpressure", backpressure)
         seed = check_seed("seed", seed)
@@ -196,7 +210,7 @@ class Runner(FabricBuild):
         job = run_dir / "job.npz"
         write_job(job, lanes=self.lanes, sections=sections, idle=idle,
                   backpressure=backpressure, seed=seed, configure_only=configure_only,
-                  dram=dram)
+                  dram=dram, dram_latency=dram_latency)
 
         self._simulate(build_dir, job, wave, wave_format)
         result = self._collect(run_dir)

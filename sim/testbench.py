@@ -239,13 +239,15 @@ class FabricTestbench:
         for m in self.monitors.values():
             m.tready.value = m.ready = 0
 
-    def attach_dram(self, memory, *, stall=0.0, seed=0):
+    def attach_dram(self, memory, *, stall=0.0, seed=0, latency=0):
         """Serve every DRAM port ``dram{k}_*`` with a cocotbext-axi ``AxiRam``, all over
         one memory: ``memory`` (uint32 words from byte address 0), so byte address ``a``
         of any port is word ``a // 4``. The RAMs answer from then on; :meth:`read_dram`
         gives the memory. With ``stall``, each of a RAM's five channels pauses in a cycle
         with that probability (a pattern seeded by ``seed``, the port and the channel,
-        running on through every section)."""
+        running on through every section). With ``latency``, a RAM waits that many
+        cycles after taking a read burst's address before it serves the burst (one
+        burst at a time, so a slower memory)."""
         from cocotbext.axi import AxiBus, AxiRam
         from cocotbext.axi.sparse_memory import SparseMemory
         words = np.asarray(memory, dtype="<u4")
@@ -261,6 +263,8 @@ class FabricTestbench:
                             "b": ram.write_if.b_channel}
                 for name, channel in channels.items():
                     channel.set_pause_generator(_pauses(stall, f"{seed}/dram{port}/{name}"))
+            if latency:
+                _delay_reads(ram.read_if, self.dut.clk, latency)
             self.rams[port] = ram
 
     def read_dram(self):
@@ -518,3 +522,18 @@ class FabricTestbench:
             lines.append(f"  out{port}: {len(self.monitors[port].vectors)} of {count} "
                          f"vectors arrived")
         return "\n".join(lines)
+
+
+def _delay_reads(read_if, clk, latency):
+    """Make cocotbext-axi read interface ``read_if`` wait ``latency`` rising edges of
+    ``clk`` after each read address it takes, before the burst's first beat: its
+    process takes an address, then sends the burst's beats, so the wait sits between
+    the two."""
+    channel = read_if.ar_channel
+    take = channel.recv
+
+    async def recv_late():
+        ar = await take()
+        await ClockCycles(clk, latency)
+        return ar
+    channel.recv = recv_late

@@ -322,8 +322,10 @@ def build_parser():
     r.add_argument("--max-cycles", type=int, metavar="N",
                    help="simulate at most N cycles before giving up (default 1000000)")
     r.add_argument("--dram-latency", type=int, metavar="N",
-                   help="with the harness: cycles its DRAM model takes to answer a read "
-                        "or a write (default 4), to model a slower memory")
+                   help="cycles the DRAM memory takes to answer, to model a slower "
+                        "memory: the harness's model answers every read and write that "
+                        "late (default 4); the cocotb testbench's AxiRam waits that long "
+                        "before each read burst (default 0)")
     r.add_argument("--check", action="store_true",
                    help="compare with the golden model; exit 2 on any mismatch")
     r.add_argument("--build-dir", default="build", help="simulator build cache (default build)")
