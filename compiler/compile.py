@@ -257,10 +257,14 @@ def _compile_sections(g, p, seed, effort, sr_seed, balance, log):
             continue
         done.append(SectionResult(section.graph, lowered, placement, routing,
                                   dram_in=section.dram_in, dram_out=section.dram_out))
-        log(f"section {k + 1} of {len(groups)}: {len(groups[k])} compute nodes, "
-            f"{len(lowered.pcus)} PCUs, {len(lowered.pmus)} PMUs")
+        log(f"section {k + 1} of {len(groups)}: {_count(len(groups[k]), 'compute node')}, "
+            f"{_count(len(lowered.pcus), 'PCU')}, {_count(len(lowered.pmus), 'PMU')}")
         k += 1
     return done, g
+
+
+def _count(n, what):
+    return f"{n} {what}{'s' if n != 1 else ''}"
 
 
 def _allocate(sections):

@@ -153,3 +153,36 @@ def test_the_first_sections_of_a_2000_node_graph_run_on_plasticine():
         if spec.name in stored:
             got = run.dram[spec.address:spec.address + spec.words].view(np.int32)
             assert np.array_equal(got, np.asarray(want[spec.name]).reshape(-1)), spec.name
+
+
+def test_the_cli_compiles_runs_and_disassembles_a_program_of_sections(tmp_path):
+    """``terrazzo compile`` prints each section, ``terrazzo run --check`` each section's
+    cycles, ``terrazzo disasm`` each section's records."""
+    import os
+    import subprocess
+    (tmp_path / "fabric.toml").write_text(P.to_toml())
+    (tmp_path / "g.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from layered_graphs import chain\ngraph = chain(4, 2, 8)\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def terrazzo(*args):
+        return subprocess.run([sys.executable, "-m", "terrazzo", *map(str, args)],
+                              cwd=tmp_path, capture_output=True, text=True, env=env)
+    r = terrazzo("compile", "g.py", "--fabric", "fabric.toml", "-o", "g.tzb")
+    assert r.returncode == 0, r.stderr
+    assert "  5 sections, run one after another" in r.stdout
+    assert "section 5 of 5: 2 compute nodes, 2 PCUs, 1 PMU\n" in r.stderr
+    np.savez(tmp_path / "in.npz", x=np.arange(16, dtype=np.int32).reshape(2, 8))
+    r = terrazzo("run", "g.tzb", "--inputs", "in.npz", "--fabric", "fabric.toml", "--check",
+                 "--build-dir", BUILD_ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "check: all 1 output equal the golden model" in r.stdout
+    assert [line.split(":")[0] for line in r.stdout.splitlines()
+            if line.startswith("  section")] == [f"  section {k}" for k in range(5)]
+    # compiling again over the container is allowed: it is a bitstream file
+    r = terrazzo("compile", "g.py", "--fabric", "fabric.toml", "-o", "g.tzb")
+    assert r.returncode == 0, r.stderr
+    r = terrazzo("disasm", "g.tzb", "--fabric", "fabric.toml")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("# section ") == 5
