@@ -9,6 +9,7 @@ of :data:`~compiler.composites.COMPOSITES` is made from the entry by
 """
 
 import inspect
+from math import prod
 
 import numpy as np
 
@@ -114,7 +115,18 @@ class Builder:
                                int(offset), strides))
 
     def reshape(self, x, shape, *, name=None):
-        """``x`` with its elements read in row-major order into ``shape``."""
+        """``x`` with its elements read in row-major order into ``shape``, which holds
+        as many elements; one dimension may be -1 (as many as the others leave).
+        Raises :class:`CompileError` when the numbers of elements differ."""
+        ref = self._ref(x)
+        src = self.type_of(ref)
+        shape = _as_shape(shape)
+        if all(is_int(d) for d in shape):
+            shape = _fill_unknown(shape, src, ref)
+            if all(d >= 1 for d in shape) and prod(shape) != src.size:
+                raise CompileError(f"cannot reshape {src} ({src.size} element"
+                                   f"{'s' if src.size != 1 else ''}) into "
+                                   f"{shape_text(shape)} ({prod(shape)})", ref)
         return self.view(x, shape, 0, None, name=name)
 
     def broadcast_to(self, x, shape, *, name=None):
@@ -134,12 +146,17 @@ class Builder:
         return self.view(x, shape, 0, strides, name=name)
 
     def transpose(self, x, axes=None, *, name=None):
-        """``x`` with its axes permuted (reversed by default), as a view."""
-        src = self.type_of(self._ref(x)).shape
-        axes = tuple(reversed(range(len(src)))) if axes is None else tuple(axes)
-        if sorted(axes) != list(range(len(src))):
-            raise CompileError(f"axes {axes!r} are not a permutation of "
-                               f"{tuple(range(len(src)))!r}", self._ref(x))
+        """``x`` with its axes permuted (reversed by default), as a view; negative axes
+        count from the end."""
+        ref = self._ref(x)
+        src = self.type_of(ref).shape
+        n = len(src)
+        given = tuple(reversed(range(n))) if axes is None else \
+            (axes,) if is_int(axes) else tuple(axes)
+        axes = tuple(a + n if is_int(a) and -n <= a < 0 else a for a in given)
+        if not all(is_int(a) for a in axes) or sorted(axes) != list(range(n)):
+            raise CompileError(f"axes {given!r} are not a permutation of "
+                               f"{tuple(range(n))!r}", ref)
         cs = contiguous_strides(src)
         return self.view(x, tuple(src[a] for a in axes), 0, tuple(cs[a] for a in axes),
                          name=name)
@@ -224,6 +241,106 @@ class Builder:
         one on ties; of f32 or bf16 elements, the first NaN if there is one."""
         return self.reduce("argmax", x, axis, name=name)
 
+    def _reduce_axes(self, op, x, axis, keepdims, name):
+        """``x.sum(axis)`` and the other reductions of :class:`Value`: ``op`` along
+        ``axis`` (an int, a tuple of ints, or None for every axis), NumPy-style.
+
+        Several axes are reduced one after another, the highest first. ``axis=None``
+        reduces a tensor that is no view as one flat axis (one kernel) and a view
+        axis by axis; for argmin/argmax it gives the index into the flattened
+        tensor. ``keepdims`` keeps the reduced axes with size 1 (a view). ``name``
+        goes to the node returned."""
+        ref = self._ref(x)
+        shape = self.type_of(ref).shape
+        n = len(shape)
+        arg = op in ("argmin", "argmax")
+        method = "sum" if op == "add" else op
+        if axis is None:
+            if n == 0:
+                raise CompileError(f"{method}() of a 0-d value: it has no axis to reduce",
+                                   ref)
+            axes = tuple(range(n))
+            if n > 1 and (arg or not isinstance(self.nodes[ref], View)):
+                x, axes = self.reshape(x, (prod(shape),)), (0,)
+        elif is_int(axis) or isinstance(axis, (tuple, list)):
+            axes = _as_axes(axis, n, arg, method, ref)
+        else:
+            hint = f"; the elementwise {op}imum of two tensors is g.{op}(a, b)" \
+                if op in ("max", "min") else ""
+            raise CompileError(f"{method}(axis): axis must be an integer, a tuple of them or "
+                               f"None, not {axis!r}{hint}", ref)
+        if not axes:
+            return x if isinstance(x, Value) else Value(self, ref)
+        for k, a in enumerate(sorted(axes, reverse=True)):
+            last = k == len(axes) - 1 and not keepdims
+            x = self.reduce(op, x, a, name=name if last else None)
+        if keepdims:
+            kept = tuple(1 if d in axes or axis is None else shape[d] for d in range(n))
+            x = self.reshape(x, kept, name=name)
+        return x
+
+    def _astype(self, x, dtype, rounding, name):
+        """``x.astype(dtype)``: :meth:`cast` to ``dtype`` (a dtype name, or NumPy's
+        int32 / float32); ``x`` itself when it has that dtype."""
+        ref = self._ref(x)
+        dtype = _dtype_name(dtype, ref)
+        if self.type_of(ref).dtype == dtype:
+            return x if isinstance(x, Value) else Value(self, ref)
+        return self.cast(x, dtype, rounding, name=name)
+
+    def _index(self, x, key):
+        """``x[key]`` as NumPy reads it, as one :class:`~compiler.nodes.View` of ``x``
+        (``x`` itself when the view would be all of it): integers pick an element and
+        drop their axis (negative ones count from the end), slices keep the axis with
+        the elements ``start:stop:step`` (negative steps included), ``...`` stands for
+        the axes not indexed, None adds an axis of size 1.
+
+        Raises :class:`CompileError` naming ``x`` for an index out of range, too many
+        indices, a step of 0, a slice with no elements (a tensor has no empty
+        dimension) and any other kind of index (arrays, tensors, booleans)."""
+        ref = self._ref(x)
+        shape = self.type_of(ref).shape
+        keys = key if isinstance(key, tuple) else (key,)
+        for k in keys:
+            if not (k is None or k is Ellipsis or isinstance(k, slice) or is_int(k)):
+                raise CompileError(f"index {_index_text(k)} is not supported; a view takes "
+                                   f"integers, slices, '...' and None", ref)
+        ellipses = [i for i, k in enumerate(keys) if k is Ellipsis]
+        if len(ellipses) > 1:
+            raise CompileError("an index may hold only one ellipsis ('...')", ref)
+        used = sum(1 for k in keys if k is not None and k is not Ellipsis)
+        if used > len(shape):
+            raise CompileError(f"too many indices: {used} for a value of rank "
+                               f"{len(shape)} ({shape_text(shape)})", ref)
+        at = ellipses[0] if ellipses else len(keys)
+        keys = keys[:at] + (slice(None),) * (len(shape) - used) + keys[at + 1:]
+        cs = contiguous_strides(shape)
+        offset, out_shape, out_strides, d = 0, [], [], 0
+        for k in keys:
+            if k is None:
+                out_shape.append(1)
+                out_strides.append(0)
+                continue
+            size = shape[d]
+            if isinstance(k, slice):
+                start, stop, step = _slice_bounds(k, size, d, ref)
+                count = len(range(start, stop, step))
+                if count == 0:
+                    raise CompileError(f"slice {_slice_text(k)} of axis {d} (size {size}) "
+                                       f"is empty; a tensor has no dimension of size 0", ref)
+                offset += start * cs[d]
+                out_shape.append(count)
+                out_strides.append(step * cs[d])
+            else:
+                if not -size <= k < size:
+                    raise CompileError(f"index {k} is out of range for axis {d} of size "
+                                       f"{size}", ref)
+                offset += (int(k) % size) * cs[d]
+            d += 1
+        if (tuple(out_shape), offset, tuple(out_strides)) == (shape, 0, cs):
+            return x if isinstance(x, Value) else Value(self, ref)
+        return self.view(x, tuple(out_shape), offset, tuple(out_strides))
+
     def fold(self, op, x, init, axis=-1, *, name=None):
         """Reduce ``x`` along ``axis`` with ``op``, starting from ``init`` (a number,
         rounded to the fold's dtype when that is f32 or bf16)."""
@@ -268,10 +385,90 @@ def _map_expr(fn, syms, name):
 def _as_shape(shape):
     if is_int(shape):
         return (int(shape),)
+    if isinstance(shape, (Value, Sym)):
+        raise CompileError(f"shape must be a tuple of integers, not {shape!r}")
     try:
         return tuple(int(d) if is_int(d) else d for d in shape)
     except TypeError:
         raise CompileError(f"shape must be a tuple of integers, not {shape!r}") from None
+
+
+def _fill_unknown(shape, src, node):
+    """``shape`` (integers) with its one -1 replaced by what the other dimensions
+    leave of ``src``'s elements."""
+    unknown = [i for i, d in enumerate(shape) if d == -1]
+    if not unknown:
+        return shape
+    rest = prod(d for d in shape if d != -1)
+    if len(unknown) > 1 or rest < 1 or src.size % rest:
+        why = "only one dimension may be -1" if len(unknown) > 1 else \
+            f"{src.size} elements do not fill it"
+        raise CompileError(f"cannot reshape {src} into {shape_text(shape)}: {why}", node)
+    return shape[:unknown[0]] + (src.size // rest,) + shape[unknown[0] + 1:]
+
+
+def _as_axes(axis, ndim, single, op, node):
+    """``axis`` (an int or a tuple of ints; one int when ``single``) as non-negative
+    axes of a tensor of rank ``ndim``, each once."""
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if single and len(axes) != 1:
+        raise CompileError(f"{op} takes one axis or None, not {axis!r}", node)
+    out = []
+    for a in axes:
+        if not is_int(a) or not -ndim <= a < ndim:
+            raise CompileError(f"axis {a!r} is out of range for a value of rank {ndim}",
+                               node)
+        a = int(a) % ndim
+        if a in out:
+            raise CompileError(f"axis {a} is given twice in {axis!r}", node)
+        out.append(a)
+    return tuple(out)
+
+
+_NUMPY_DTYPES = {np.dtype(np.int32): "i32", np.dtype(np.float32): "f32"}
+
+
+def _dtype_name(dtype, node):
+    """The IR dtype named by ``dtype``: an IR name, or NumPy's int32 / float32."""
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return dtype
+    try:
+        found = _NUMPY_DTYPES.get(np.dtype(dtype))
+    except TypeError:
+        found = None
+    if found is None:
+        raise CompileError(f"unknown dtype {dtype!r}; known dtypes are "
+                           f"{', '.join(map(repr, DTYPES))} (NumPy's int32 and float32 "
+                           f"name the first two)", node)
+    return found
+
+
+def _slice_bounds(k, size, axis, node):
+    """``(start, stop, step)`` of slice ``k`` over an axis of ``size``, as NumPy
+    clips them."""
+    if not all(v is None or is_int(v) for v in (k.start, k.stop, k.step)):
+        raise CompileError(f"slice {_slice_text(k)} of axis {axis}: start, stop and step "
+                           f"must be integers or None", node)
+    if k.step == 0:
+        raise CompileError(f"slice {_slice_text(k)} of axis {axis}: the step may not be 0",
+                           node)
+    return slice(*(None if v is None else int(v)
+                   for v in (k.start, k.stop, k.step))).indices(size)
+
+
+def _slice_text(k):
+    part = ["" if v is None else str(v) for v in (k.start, k.stop)]
+    return ":".join(part + ([str(k.step)] if k.step is not None else []))
+
+
+def _index_text(k):
+    if isinstance(k, Value):
+        return f"%{k.name} (a tensor)"
+    if isinstance(k, (bool, np.bool_)):
+        return f"{k!r} (a boolean)"
+    if isinstance(k, (list, tuple, np.ndarray)):
+        return f"of type {type(k).__name__} (array indexing)"
+    return repr(k)
 
 
 def _reduce_op(op, node):

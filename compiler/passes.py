@@ -13,6 +13,7 @@ Passes never modify their input graph. Each result prints with
 """
 
 from .composites import expand
+from .deadnodes import drop_dead_nodes
 from .errors import CompileError
 from .floats import lower_floats
 from .ir import (Arg, Input, View, Map, Composite, Graph, MAX_EXPR_DEPTH, check_name,
@@ -259,5 +260,5 @@ def _fuse_once(g):
 
 
 def pipeline(g):
-    """``infer -> decompose -> infer -> lower_floats -> fuse``."""
-    return fuse(lower_floats(infer(decompose(infer(g)))))
+    """``infer -> drop_dead_nodes -> decompose -> infer -> lower_floats -> fuse``."""
+    return fuse(lower_floats(infer(decompose(drop_dead_nodes(infer(g))))))

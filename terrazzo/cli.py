@@ -71,14 +71,25 @@ def _load_graph(path):
 
 
 def _compile(graph, p, seed, sr_seed=0):
+    import warnings
     from compiler.compile import compile_graph
+    from compiler.deadnodes import DeadNodeWarning
     try:
         # sections are compiled one by one: say so as they go (on standard error, so
         # that standard output stays the report)
-        return compile_graph(graph, p, seed=seed, sr_seed=sr_seed,
-                             progress=lambda line: print(line, file=sys.stderr, flush=True))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeadNodeWarning)
+            result = compile_graph(graph, p, seed=seed, sr_seed=sr_seed,
+                                   progress=lambda line: print(line, file=sys.stderr,
+                                                               flush=True))
     except CompileError as e:
         raise CliError(str(e)) from None
+    for w in caught:
+        if issubclass(w.category, DeadNodeWarning):
+            print(f"terrazzo: warning: {printable(str(w.message))}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result
 
 
 def cmd_compile(args):

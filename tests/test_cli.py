@@ -155,3 +155,14 @@ def test_fpga_refuses_a_fabric_with_dram_ports(tmp_path):
                         "board top does not connect to memory yet; build a fabric with "
                         "dram_ports = 0\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_compile_names_the_dead_nodes_it_drops_in_one_line(tmp_path):
+    (tmp_path / "d.py").write_text(
+        "from compiler.ir import Graph\ngraph = Graph('d')\nx = graph.input('x', (8,))\n"
+        "unused = x * 3\ngraph.output('y', x + 1)\n")
+    r = terrazzo("compile", "d.py", "-o", "d.tzb", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines()[0] == \
+        "terrazzo: warning: graph 'd': dropped 1 node that no output reads: 'map0'"
+    assert "PCU     1 / 8" in r.stdout

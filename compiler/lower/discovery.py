@@ -4,16 +4,20 @@ A kernel is a fused map, or a reduce / fold / scan together with the map it cons
 (when that map has no other reader and is no graph output). A fold becomes a
 reduction and a second map kernel that combines the result with the fold's ``init``.
 A graph output that no kernel produces (an input, a constant, a view) gets a copy
-kernel. Inputs, kernels and outputs come in the order lowering meets them, which fixes
-the order of the virtual units and nets.
+kernel, except a reshape that keeps the last dimension of a tensor a kernel or an input
+streams: that stream carries the reshape's elements already, vector for vector, in
+either element order (``rows``, ``lane0``), so the output takes it as it is (a sum of
+shape ``()`` read as ``(1,)`` costs no PCU). Inputs, kernels and outputs come in the
+order lowering meets them, which fixes the order of the virtual units and nets.
 """
 
+import math
 from dataclasses import dataclass
 
 from hw.ops import Op, ReduceOp
 from ..errors import CompileError
-from ..ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call, expr_text,
-                  fold_expr)
+from ..ir import (Input, Const, Iota, View, Map, Reduce, Fold, Scan, Arg, Imm, Call,
+                  contiguous_strides, expr_text, fold_expr)
 
 __all__ = ["KernelSpec", "InputStep", "OutputStep", "Kernels", "find_kernels"]
 
@@ -57,19 +61,24 @@ class InputStep:
 @dataclass(frozen=True)
 class OutputStep:
     """Graph output ``name`` leaves on an edge output port carrying node ``ref``, through
-    the kernel ``copy`` when no kernel produces ``ref``."""
+    the kernel ``copy`` when no kernel produces ``ref``, or on the stream of tensor
+    ``alias`` when ``ref`` is a reshape whose elements that stream carries as they are."""
     name: str
     ref: str
     copy: KernelSpec = None
+    alias: str = None
 
     @property
     def tensor(self):
         """The tensor whose stream leaves the fabric."""
-        return self.ref if self.copy is None else self.copy.name
+        if self.copy is not None:
+            return self.copy.name
+        return self.ref if self.alias is None else self.alias
 
     def to_text(self):
         lines = [] if self.copy is None else [self.copy.to_text()]
-        return "\n".join(lines + [f"output {self.name} = {self.tensor}"])
+        shown = self.tensor if self.alias is None else f"{self.alias} as {self.ref}"
+        return "\n".join(lines + [f"output {self.name} = {shown}"])
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,30 @@ def find_kernels(g):
                                f"decompose pass first)", node=name)
     produced = {s.name for s in steps}
     for out, ref in g.outputs.items():
-        copy = None if ref in produced else \
+        alias = _streamed_reshape(g, ref, produced)
+        copy = None if ref in produced or alias is not None else \
             KernelSpec(f"{out}.copy", (ref,), Arg(0), _shape(g, ref))
-        steps.append(OutputStep(out, ref, copy))
+        steps.append(OutputStep(out, ref, copy, alias))
     return Kernels(tuple(steps))
+
+
+def _streamed_reshape(g, ref, produced):
+    """The tensor of ``produced`` whose stream carries node ``ref`` as it is, when ``ref``
+    is a view reading all of it in row-major order into a shape with the same last
+    dimension (a 0-d tensor's counts as 1); else None.
+
+    A stream holds the rows of the last dimension one after another (``rows``: each
+    padded to whole vectors; ``lane0``: an element per vector), so regrouping the
+    leading dimensions leaves every vector as it was."""
+    node = g.nodes[ref]
+    if not isinstance(node, View) or node.input not in produced:
+        return None
+    src, shape = _shape(g, node.input), tuple(node.shape)
+    rm = contiguous_strides(shape)
+    whole = node.offset == 0 and math.prod(shape) == math.prod(src) and all(
+        n == 1 or s == c for n, s, c in zip(shape, node.strides, rm))
+    same_rows = (shape[-1] if shape else 1) == (src[-1] if src else 1)
+    return node.input if whole and same_rows else None
 
 
 def _reduction(g, node, body):

@@ -79,8 +79,8 @@ def test_float_literal_in_an_integer_map_is_refused():
 
 
 def test_bf16_bits_are_checked():
-    check_error(lambda: Graph("c", [Input("x", (1,), "bf16")]).const(
-                    "k", [0], "bf16") and expr_dtype(Imm(1, "bf16"), [], "k"),
+    check_error(lambda: (Graph("c", [Input("x", (1,), "bf16")]).const(
+                    "k", [0], "bf16"), expr_dtype(Imm(1, "bf16"), [], "k")),
                 "node 'k': immediate 0x00000001 is no bf16 (its low 16 bits are not zero)")
 
 

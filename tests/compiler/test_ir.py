@@ -52,7 +52,7 @@ def test_operator_table():
     x = g.input("x", (4,))
     exprs = [x + 1, 1 + x, x - 2, 2 - x, x * 3, 3 * x, x & 4, 4 & x, x | 5, 5 | x,
              x ^ 6, 6 ^ x, x << 7, 7 << x, x >> 8, 8 >> x, -x, ~x, abs(x), x.shr(9),
-             x.eq(1), x.ne(1), x.lt(1), x.le(1), x.gt(1), x.ge(1), x.max(2), x.min(2),
+             x.eq(1), x.ne(1), x.lt(1), x.le(1), x.gt(1), x.ge(1), g.max(x, 2), g.min(x, 2),
              x.select(1, 2), g.max(x, 3), g.min(3, x), g.abs(x), g.select(x, 1, x)]
     texts = [expr_text(e.node.expr) for e in exprs]
     assert texts == [
